@@ -1,0 +1,67 @@
+# Top-level driver: ./configure, then make.  See README.rst.
+#
+#   make            build build/qemu-system-x86_64
+#   make demo       set everything up and run the demo VM (SPICE on 127.0.0.1:5930)
+#   make check      set everything up and run all tests
+#   make guest      build the cached test/demo guest (kernel + initramfs)
+#   make deps       install Debian packages (root)
+
+TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+BUILD := $(TOP)/build
+QEMU_BUILD := $(BUILD)/qemu
+BIN := $(BUILD)/qemu-system-x86_64
+NINJA := ninja
+
+# ccache: paths under build/ are rewritten to relative ones so that a fresh
+# clone in another folder still hits the cache.
+export CCACHE_BASEDIR := $(BUILD)
+export CCACHE_NOHASHDIR := 1
+
+QTESTS := qxl-test
+
+# Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
+# passes the same list to QEMU as --firmwarepath.
+FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
+
+.PHONY: all deps build qtests guest demo check clean distclean FORCE
+
+all: build
+
+deps:
+	@$(TOP)/scripts/install-deps.sh
+
+$(BUILD)/config.mk:
+	$(TOP)/configure
+
+-include $(BUILD)/config.mk
+
+build: $(BUILD)/config.mk
+	@$(TOP)/scripts/overlay.sh $(QEMU_SRC) $(BUILD)/overlay
+	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64
+	@ln -sfn qemu/qemu-system-x86_64 $(BIN)
+	@# A binary run from its build tree looks for the configured firmware
+	@# path under qemu-bundle/: point that at Debian's firmware.
+	@for d in $(FIRMWARE_DIRS); do \
+	    mkdir -p $(QEMU_BUILD)/qemu-bundle$$(dirname $$d); \
+	    ln -sfn $$d $(QEMU_BUILD)/qemu-bundle$$d; \
+	done
+
+qtests: build
+	$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(QTESTS))
+
+guest:
+	@$(TOP)/scripts/build-guest.sh $(BUILD)/guest
+
+demo: deps
+	@$(MAKE) --no-print-directory build guest
+	@$(TOP)/scripts/demo.sh
+
+check: deps
+	@$(MAKE) --no-print-directory qtests guest
+	@/usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)"
+
+clean:
+	-$(NINJA) -C $(QEMU_BUILD) clean
+
+distclean:
+	rm -rf $(BUILD)

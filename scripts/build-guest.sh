@@ -1,0 +1,105 @@
+#!/bin/bash
+# Build the small demo/test guest from Debian packages only:
+#   - Debian's linux-image-amd64 kernel, booted uncompressed (vmlinux, PVH)
+#   - an initramfs: busybox-static, the qxl DRM driver and virtio-serial
+#     modules with their dependencies, our init script and a drawn banner.
+#
+#   scripts/build-guest.sh OUT_LINK
+#
+# The result is cached under the cache dir, keyed by the inputs (this script,
+# tests/guest/*, the package versions), and OUT_LINK points at it.
+# Deterministic: fixed file order and timestamps in the cpio archive.
+set -euo pipefail
+
+top=$(realpath "$(dirname "$0")/..")
+out_link=$(realpath -m "$1")
+cache=${QEMU_SPICE_CACHE:-$HOME/.cache/qemu-spice-stack}
+
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
+if [ -z "$kpkg" ]; then
+    echo "build-guest: cannot resolve linux-image-amd64; run scripts/install-deps.sh" >&2
+    exit 1
+fi
+kver_pkg=$(apt-cache policy "$kpkg" | awk '/Candidate:/ { print $2 }')
+bb_ver=$(dpkg-query -W -f='${Version}' busybox-static 2>/dev/null || true)
+if [ -z "$bb_ver" ]; then
+    echo "build-guest: busybox-static is not installed; run scripts/install-deps.sh" >&2
+    exit 1
+fi
+
+key=$( { cat "$0" "$top"/tests/guest/*; echo "$kpkg $kver_pkg $bb_ver"; } | sha256sum | cut -c1-16)
+dir=$cache/guest-$key
+if [ -f "$dir/.complete" ]; then
+    ln -sfn "$dir" "$out_link"
+    exit 0
+fi
+
+echo "[guest] building guest ($kpkg $kver_pkg, busybox $bb_ver) in $dir"
+rm -rf "$dir"
+mkdir -p "$dir/work"
+cd "$dir/work"
+
+apt-get download -q "$kpkg" >/dev/null 2>&1 || {
+    echo "build-guest: 'apt-get download $kpkg' failed (is apt reachable? run scripts/install-deps.sh)" >&2
+    exit 1
+}
+dpkg-deb -x ./*.deb kpkg
+kver=$(ls kpkg/lib/modules | head -n1)
+depmod -b kpkg "$kver"
+
+# vmlinux: the ELF inside the bzImage, booted directly (PVH entry point):
+# it saves seconds of decompression under TCG.
+/usr/bin/python3 "$top/tests/guest/extract-vmlinux.py" "kpkg/boot/vmlinuz-$kver" "$dir/vmlinux"
+
+# initramfs tree
+root=$dir/work/root
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,root,lib/modules/"$kver"}
+cp /bin/busybox "$root/bin/busybox"
+cp "$top/tests/guest/init" "$root/init"
+chmod 755 "$root/init"
+/usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
+
+# Module closure of what the guest loads, from modules.dep.
+modules="qxl virtio_pci virtio_console uio_pci_generic"
+mdir=kpkg/lib/modules/$kver
+/usr/bin/python3 - "$mdir" "$root/lib/modules/$kver" $modules <<'PY'
+import os, shutil, sys
+mdir, dst, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
+deps, byname = {}, {}
+for line in open(os.path.join(mdir, "modules.dep")):
+    path, rest = line.rstrip("\n").split(":", 1)
+    deps[path] = rest.split()
+    name = os.path.basename(path).split(".ko")[0].replace("-", "_")
+    byname[name] = path
+need, todo = set(), []
+for w in wanted:
+    if w not in byname:
+        sys.exit("build-guest: module %s not in this kernel" % w)
+    todo.append(byname[w])
+while todo:
+    p = todo.pop()
+    if p in need:
+        continue
+    need.add(p)
+    todo.extend(deps[p])
+for p in sorted(need):
+    os.makedirs(os.path.join(dst, os.path.dirname(p)), exist_ok=True)
+    shutil.copy(os.path.join(mdir, p), os.path.join(dst, p))
+for f in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
+    if os.path.exists(os.path.join(mdir, f)):
+        shutil.copy(os.path.join(mdir, f), os.path.join(dst, f))
+PY
+depmod -b "$root" "$kver"
+echo "$modules" > "$root/etc/modules"
+
+# Reproducible cpio: sorted names, fixed mtime, root owner.
+(cd "$root" && find . -print0 | LC_ALL=C sort -z | \
+    xargs -0 touch -h -d @0 && \
+    find . -print0 | LC_ALL=C sort -z | \
+    cpio --null -o -H newc -R 0:0 --reproducible --quiet) | gzip -n -9 > "$dir/initrd.gz"
+
+echo "$kver" > "$dir/kernel-version"
+cd "$dir" && rm -rf work
+touch "$dir/.complete"
+ln -sfn "$dir" "$out_link"
+echo "[guest] done: $(du -sh "$dir/vmlinux" | cut -f1) vmlinux, $(du -sh "$dir/initrd.gz" | cut -f1) initrd"

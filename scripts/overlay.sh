@@ -1,0 +1,98 @@
+#!/bin/bash
+# Lay this project's files over a copy of the QEMU source tree.
+#
+#   scripts/overlay.sh QEMU_SRC OUT_DIR
+#
+# OUT_DIR becomes a tree of symbolic links to QEMU_SRC, with every file of
+# ours (see OVERLAY_DIRS) linked over it, so that editing one of our files and
+# running make recompiles only that file.  The few build-file edits that wire
+# our files in are declared below, in EDITS, and nowhere else: each edited file
+# is regenerated from the pristine QEMU copy and replaced only when its
+# content changes (idempotent, and it keeps meson from reconfiguring).
+set -euo pipefail
+
+src=$(realpath "$1")
+out=$2
+top=$(realpath "$(dirname "$0")/..")
+
+# Directories of ours that mirror QEMU's layout.
+OVERLAY_DIRS="hw include ui chardev audio tests/qtest contrib"
+
+# Stock QEMU files that our files replace outright.  Listed for the record and
+# for the check below; the replacement itself is done by linking ours over them.
+REPLACED=""
+
+# ---- build-file edits: "FILE|ANCHOR LINE|LINE TO INSERT AFTER IT" ---------
+EDITS=(
+    # Our qtests (listed in tests/qtest/spice-stack/meson.build) join QEMU's.
+    "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
+)
+# ---------------------------------------------------------------------------
+
+if [ ! -f "$src/VERSION" ]; then
+    echo "overlay: $src is not a QEMU source tree (no VERSION file)" >&2
+    exit 1
+fi
+
+if [ ! -f "$out/.overlay-src" ] || [ "$(cat "$out/.overlay-src")" != "$src" ]; then
+    echo "[overlay] linking QEMU tree $src -> $out" >&2
+    rm -rf "$out"
+    mkdir -p "$out"
+    cp -rs "$src/." "$out/"
+    echo "$src" > "$out/.overlay-src"
+fi
+
+# Our files, linked over (or beside) QEMU's.
+for d in $OVERLAY_DIRS; do
+    [ -d "$top/$d" ] || continue
+    (cd "$top" && find "$d" -type f ! -name '*~' ! -name '.*') | while read -r f; do
+        dst="$out/$f"
+        if [ "$(readlink "$dst" 2>/dev/null)" != "$top/$f" ]; then
+            mkdir -p "$(dirname "$dst")"
+            ln -sfn "$top/$f" "$dst"
+        fi
+    done
+done
+
+# Links to files of ours that are gone: restore QEMU's file, or drop the link.
+find "$out" -type l -lname "$top/*" | while read -r l; do
+    [ -e "$l" ] && continue
+    rel=${l#"$out"/}
+    rm -f "$l"
+    if [ -e "$src/$rel" ]; then ln -s "$src/$rel" "$l"; fi
+done
+
+# Build-file edits.
+declare -A edited=()
+for e in "${EDITS[@]}"; do
+    f=${e%%|*}; edited[$f]=1
+done
+for f in "${!edited[@]}"; do
+    tmp=$(mktemp)
+    cp "$src/$f" "$tmp"
+    for e in "${EDITS[@]}"; do
+        IFS='|' read -r ef anchor line <<<"$e"
+        [ "$ef" = "$f" ] || continue
+        if ! grep -qxF "$anchor" "$tmp"; then
+            echo "overlay: cannot apply edit to $f: line '$anchor' not found." >&2
+            echo "  Is $src the QEMU 10.0 tree this project expects?" >&2
+            rm -f "$tmp"; exit 1
+        fi
+        awk -v a="$anchor" -v l="$line" '{ print } $0 == a { print l }' "$tmp" > "$tmp.new"
+        mv "$tmp.new" "$tmp"
+    done
+    if [ -L "$out/$f" ] || ! cmp -s "$tmp" "$out/$f"; then
+        rm -f "$out/$f"
+        mv "$tmp" "$out/$f"
+    else
+        rm -f "$tmp"
+    fi
+done
+
+# Stock files we replace must not survive as stock.
+for f in $REPLACED; do
+    if [ "$(readlink "$out/$f")" != "$top/$f" ]; then
+        echo "overlay: $f should be replaced by ours but is not" >&2
+        exit 1
+    fi
+done

@@ -1,0 +1,52 @@
+"""Shared steps of the real-guest tests: boot the guest, connect a SPICE
+client, and compare what the client shows with the banner the guest drew."""
+import os
+
+import pattern
+from spice_client import SpiceProbe
+from vm import VM
+
+AGENT_ARGS = [
+    "-device", "virtio-serial",
+    "-chardev", "spicevmc,id=vdagent,name=vdagent",
+    "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0",
+]
+
+
+def banner_mismatches(client, cid):
+    """Probe points of the banner that the client's surface does not show."""
+    s = client.primaries.get(cid)
+    if s is None or (s.width, s.height) != (1024, 768):
+        return ["no 1024x768 primary surface"]
+    raw = s.read()
+    bad = []
+    for x, y, want in pattern.probes():
+        got = client.rgb_at(cid, x, y, raw)
+        if got != want:
+            bad.append("(%d,%d) is %s, want %s" % (x, y, got, want))
+    return bad
+
+
+def boot_and_capture(ctx, name, device_args, cid=0, timeout=60):
+    """Boot the guest, wait for its banner on display channel `cid` of a real
+    SPICE client, save the client's picture as capture.png; returns the VM's
+    serial log."""
+    with VM(ctx, name, device_args) as vm:
+        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+        try:
+            vm.wait_serial("GUEST: ready", timeout, pump=client.pump)
+            assert "GUEST: qxl bound" in vm.serial_text, \
+                "the guest's qxl driver did not bind; see %s/serial.log" % vm.logdir
+            assert "GUEST: banner drawn" in vm.serial_text, \
+                "the guest did not draw its banner; see %s/serial.log" % vm.logdir
+            try:
+                client.wait_for(lambda: not banner_mismatches(client, cid), 30,
+                                "the guest's banner on display %d" % cid)
+            finally:
+                if cid in client.primaries:
+                    client.save_png(cid, os.path.join(vm.logdir, "capture.png"))
+            bad = banner_mismatches(client, cid)
+            assert not bad, "client picture differs: " + "; ".join(bad[:5])
+            return vm.serial_text, client
+        finally:
+            client.disconnect()
