@@ -20,12 +20,20 @@ OVERLAY_DIRS="hw include ui chardev audio tests/qtest contrib"
 
 # Stock QEMU files that our files replace outright.  Listed for the record and
 # for the check below; the replacement itself is done by linking ours over them.
-REPLACED=""
+REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c"
 
-# ---- build-file edits: "FILE|ANCHOR LINE|LINE TO INSERT AFTER IT" ---------
+# ---- build-file edits -----------------------------------------------------
+#   "FILE|ANCHOR LINE|LINE TO INSERT AFTER IT"
+#   "FILE|=OLD LINE|LINE THAT REPLACES IT"
+#   "FILE|<<OUR FILE|"   (appends our file's lines to FILE)
+# Lines are matched whole.
 EDITS=(
     # Our qtests (listed in tests/qtest/spice-stack/meson.build) join QEMU's.
     "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
+    # Our QXL device's files instead of stock's qxl.c, qxl-logger.c and
+    # qxl-render.c, and its trace events.
+    "hw/display/meson.build|=  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-logger.c', 'qxl-render.c'),|  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-io.c', 'qxl-memslot.c', 'qxl-ring.c', 'qxl-spice.c', 'qxl-surface.c', 'qxl-cursor.c', 'qxl-monitors.c', 'qxl-render.c', 'qxl-migrate.c'),"
+    "hw/display/trace-events|<<hw/display/trace-events.qxl|"
 )
 # ---------------------------------------------------------------------------
 
@@ -73,12 +81,18 @@ for f in "${!edited[@]}"; do
     for e in "${EDITS[@]}"; do
         IFS='|' read -r ef anchor line <<<"$e"
         [ "$ef" = "$f" ] || continue
+        replace=0
+        case "$anchor" in
+        "<<"*) cat "$top/${anchor#<<}" >> "$tmp"; continue ;;
+        =*) replace=1; anchor=${anchor#=} ;;
+        esac
         if ! grep -qxF "$anchor" "$tmp"; then
             echo "overlay: cannot apply edit to $f: line '$anchor' not found." >&2
             echo "  Is $src the QEMU 10.0 tree this project expects?" >&2
             rm -f "$tmp"; exit 1
         fi
-        awk -v a="$anchor" -v l="$line" '{ print } $0 == a { print l }' "$tmp" > "$tmp.new"
+        awk -v a="$anchor" -v l="$line" -v r=$replace \
+            '$0 == a { if (!r) print; print l; next } { print }' "$tmp" > "$tmp.new"
         mv "$tmp.new" "$tmp"
     done
     if [ -L "$out/$f" ] || ! cmp -s "$tmp" "$out/$f"; then

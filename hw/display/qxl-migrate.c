@@ -1,0 +1,219 @@
+/*
+ * QXL migration: the device's state in the stream, laid out like stock
+ * QEMU's "qxl" section (version 21) so that the two can migrate to each
+ * other, and bringing spice-server back to the same picture after load.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * Main loop with the BQL.  Guest memory (BARs 0-2, with the rings and the
+ * surfaces) travels as RAM; spice-server writes some of it behind QEMU's
+ * back, so it is marked dirty when the VM stops.
+ */
+
+#include "qemu/osdep.h"
+#include "migration/vmstate.h"
+#include "qxl.h"
+#include "trace.h"
+
+/* spice-server may have written these without QEMU noticing. */
+static void qxl_dirty_for_migration(PCIQXLDevice *d)
+{
+    QXLGuestRange r;
+
+    qxl_rom_set_dirty(d);
+    memory_region_set_dirty(&d->vga.vram, 0, d->vga.vram_size);
+    if (d->mode == QXL_MODE_NATIVE || d->mode == QXL_MODE_COMPAT) {
+        uint64_t size = (uint64_t)d->primary.height *
+                        ABS((int64_t)d->primary.stride);
+
+        if (qxl_translate(d, d->primary.mem, size, &r)) {
+            memory_region_set_dirty(r.mr, r.mr_offset, size);
+        }
+    }
+    /* Off-screen surfaces are rendered into VRAM. */
+    memory_region_set_dirty(&d->vram_bar, 0, d->vram_size);
+}
+
+static int qxl_pre_save(void *opaque)
+{
+    PCIQXLDevice *d = opaque;
+
+    trace_qxl_migrate(d->id, "pre_save", d->mode);
+    if (d->last_release_offset >= d->vga.vram_size) {
+        /* The stream can only name release infos in BAR 0. */
+        qxl_ring_flush_release(d, true);
+    }
+    qxl_dirty_for_migration(d);
+    d->num_memslots = NUM_MEMSLOTS;
+    return 0;
+}
+
+static int qxl_pre_load(void *opaque)
+{
+    PCIQXLDevice *d = opaque;
+
+    trace_qxl_migrate(d->id, "pre_load", d->mode);
+    qxl_hard_reset(d, true);
+    qxl_exit_vga_mode(d);
+    d->num_memslots = NUM_MEMSLOTS;
+    return 0;
+}
+
+/* Replay the tracked surfaces and cursor into spice-server. */
+static void qxl_replay_commands(PCIQXLDevice *d)
+{
+    g_autofree QXLCommandExt *cmds = g_new0(QXLCommandExt,
+                                            d->num_surfaces + 1);
+    uint32_t n = 0;
+
+    for (int i = 0; i < d->num_surfaces; i++) {
+        if (d->surface_cmds[i]) {
+            cmds[n++] = (QXLCommandExt) {
+                .cmd.data = d->surface_cmds[i],
+                .cmd.type = QXL_CMD_SURFACE,
+                .group_id = MEMSLOT_GROUP_GUEST,
+            };
+        }
+    }
+    if (d->cursor_cmd) {
+        cmds[n++] = (QXLCommandExt) {
+            .cmd.data = d->cursor_cmd,
+            .cmd.type = QXL_CMD_CURSOR,
+            .group_id = MEMSLOT_GROUP_GUEST,
+        };
+    }
+    if (n) {
+        spice_qxl_loadvm_commands(&d->sin, cmds, n);
+    }
+}
+
+static int qxl_post_load(void *opaque, int version)
+{
+    PCIQXLDevice *d = opaque;
+    uint32_t mode = d->mode;
+
+    trace_qxl_migrate(d->id, "post_load", mode);
+    if (d->last_release_offset >= d->vga.vram_size) {
+        d->last_release_offset = 0;
+        d->num_free_res = 0;
+    }
+    d->mode = QXL_MODE_UNDEFINED;
+
+    switch (mode) {
+    case QXL_MODE_UNDEFINED:
+    case QXL_MODE_VGA:
+    case QXL_MODE_NATIVE:
+        for (int i = 0; i < NUM_MEMSLOTS; i++) {
+            if (!qxl_memslot_restore(d, i)) {
+                qxl_guest_bug(d, "memslot %d invalid after migration", i);
+            }
+        }
+        break;
+    case QXL_MODE_COMPAT:
+        break;
+    default:
+        return -EINVAL;
+    }
+
+    switch (mode) {
+    case QXL_MODE_VGA:
+        qxl_enter_vga_mode(d);
+        break;
+    case QXL_MODE_NATIVE:
+        qxl_create_primary(d, false, true);
+        qxl_replay_commands(d);
+        if (d->guest_monitors_config) {
+            qxl_guest_monitors_config(d, true);
+        }
+        break;
+    case QXL_MODE_COMPAT:
+        qxl_set_mode(d, d->rom_mode, true);
+        break;
+    default:
+        d->mode = mode;
+        break;
+    }
+    qxl_update_irq(d);
+    return 0;
+}
+
+static bool qxl_monitors_config_needed(void *opaque)
+{
+    PCIQXLDevice *d = opaque;
+
+    return d->guest_monitors_config != 0;
+}
+
+static const VMStateDescription vmstate_qxl_memslot = {
+    .name = "qxl-memslot",
+    .version_id = 21,
+    .minimum_version_id = 21,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(guest_start, QXLGuestSlot),
+        VMSTATE_UINT64(guest_end, QXLGuestSlot),
+        VMSTATE_UINT32(active, QXLGuestSlot),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static const VMStateDescription vmstate_qxl_surface = {
+    .name = "qxl-surface",
+    .version_id = 21,
+    .minimum_version_id = 21,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT32(width, QXLSurfaceCreate),
+        VMSTATE_UINT32(height, QXLSurfaceCreate),
+        VMSTATE_INT32(stride, QXLSurfaceCreate),
+        VMSTATE_UINT32(format, QXLSurfaceCreate),
+        VMSTATE_UINT32(position, QXLSurfaceCreate),
+        VMSTATE_UINT32(mouse_mode, QXLSurfaceCreate),
+        VMSTATE_UINT32(flags, QXLSurfaceCreate),
+        VMSTATE_UINT32(type, QXLSurfaceCreate),
+        VMSTATE_UINT64(mem, QXLSurfaceCreate),
+        VMSTATE_END_OF_LIST()
+    }
+};
+
+static const VMStateDescription vmstate_qxl_monitors_config = {
+    .name = "qxl/monitors-config",
+    .version_id = 1,
+    .minimum_version_id = 1,
+    .needed = qxl_monitors_config_needed,
+    .fields = (const VMStateField[]) {
+        VMSTATE_UINT64(guest_monitors_config, PCIQXLDevice),
+        VMSTATE_END_OF_LIST()
+    },
+};
+
+const VMStateDescription vmstate_qxl = {
+    .name = "qxl",
+    .version_id = 21,
+    .minimum_version_id = 21,
+    .pre_save = qxl_pre_save,
+    .pre_load = qxl_pre_load,
+    .post_load = qxl_post_load,
+    .fields = (const VMStateField[]) {
+        VMSTATE_PCI_DEVICE(parent_obj, PCIQXLDevice),
+        VMSTATE_STRUCT(vga, PCIQXLDevice, 0, vmstate_vga_common,
+                       VGACommonState),
+        VMSTATE_UINT32(rom_mode, PCIQXLDevice),
+        VMSTATE_UINT32(num_free_res, PCIQXLDevice),
+        VMSTATE_UINT32(last_release_offset, PCIQXLDevice),
+        VMSTATE_UINT32(mode, PCIQXLDevice),
+        VMSTATE_UINT32(unique, PCIQXLDevice),
+        VMSTATE_INT32_EQUAL(num_memslots, PCIQXLDevice, NULL),
+        VMSTATE_STRUCT_ARRAY(slots, PCIQXLDevice, NUM_MEMSLOTS, 0,
+                             vmstate_qxl_memslot, QXLGuestSlot),
+        VMSTATE_STRUCT(primary, PCIQXLDevice, 0, vmstate_qxl_surface,
+                       QXLSurfaceCreate),
+        VMSTATE_INT32_EQUAL(num_surfaces, PCIQXLDevice, NULL),
+        VMSTATE_VARRAY_INT32(surface_cmds, PCIQXLDevice, num_surfaces, 0,
+                             vmstate_info_uint64, uint64_t),
+        VMSTATE_UINT64(cursor_cmd, PCIQXLDevice),
+        VMSTATE_END_OF_LIST()
+    },
+    .subsections = (const VMStateDescription * const []) {
+        &vmstate_qxl_monitors_config,
+        NULL
+    }
+};

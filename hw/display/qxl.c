@@ -1,0 +1,592 @@
+/*
+ * QXL paravirtual display device: QOM types, properties, BARs, ROM and RAM
+ * header set-up, reset and interrupts.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * The guest ABI is spice-protocol's spice/qxl_dev.h; docs/specs/qxl.rst
+ * describes the device.  See qxl.h for how the files split the work.
+ */
+
+#include "qemu/osdep.h"
+#include "qemu/error-report.h"
+#include "qemu/log.h"
+#include "qemu/module.h"
+#include "qemu/units.h"
+#include "qapi/error.h"
+#include "hw/qdev-properties.h"
+#include "migration/vmstate.h"
+#include "system/runstate.h"
+#include "ui/qemu-spice.h"
+#include "qxl.h"
+#include "trace.h"
+
+/* ---- interrupts ------------------------------------------------------ */
+
+/*
+ * Any thread: record @events in the guest-visible int_pending and let the
+ * main loop re-evaluate the line.  Bits are never dropped, whatever the run
+ * state: a stopped VM sees them when it resumes.
+ */
+void qxl_send_events(PCIQXLDevice *d, uint32_t events)
+{
+    uint32_t old;
+
+    old = qatomic_fetch_or(&d->ram->int_pending, cpu_to_le32(events));
+    qxl_ram_set_dirty(d, &d->ram->int_pending, sizeof(d->ram->int_pending));
+    trace_qxl_irq_events(d->id, events, le32_to_cpu(old));
+    if ((le32_to_cpu(old) & events) != events) {
+        qemu_bh_schedule(d->irq_bh);
+    }
+}
+
+/* Main loop: the line follows int_pending & int_mask. */
+void qxl_update_irq(PCIQXLDevice *d)
+{
+    uint32_t pending = le32_to_cpu(qatomic_read(&d->ram->int_pending));
+    uint32_t mask = le32_to_cpu(qatomic_read(&d->ram->int_mask));
+    int level = !!(pending & mask);
+
+    trace_qxl_update_irq(d->id, pending, mask, level);
+    pci_set_irq(&d->parent_obj, level);
+}
+
+static void qxl_irq_bh(void *opaque)
+{
+    qxl_update_irq(opaque);
+}
+
+/*
+ * A guest bug latches the device until RESET: it is logged, ERROR is
+ * raised, and every port but RESET is ignored (qxl-io.c).
+ */
+void qxl_guest_bug(PCIQXLDevice *d, const char *fmt, ...)
+{
+    g_autofree char *msg = NULL;
+    va_list ap;
+
+    va_start(ap, fmt);
+    msg = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+
+    qemu_log_mask(LOG_GUEST_ERROR, "qxl-%u: guest bug: %s\n", d->id, msg);
+    trace_qxl_guest_bug(d->id, msg);
+    d->guest_bug = true;
+    qxl_send_events(d, QXL_INTERRUPT_ERROR);
+}
+
+/* ---- dirty tracking of memory written behind the guest's back --------- */
+
+void qxl_rom_set_dirty(PCIQXLDevice *d)
+{
+    memory_region_set_dirty(&d->rom_bar, 0, d->rom_size);
+}
+
+void qxl_ram_set_dirty(PCIQXLDevice *d, void *ptr, size_t size)
+{
+    uint8_t *base = memory_region_get_ram_ptr(&d->vga.vram);
+    uintptr_t off = (uint8_t *)ptr - base;
+
+    if ((uint8_t *)ptr >= base && off + size <= d->vga.vram_size) {
+        memory_region_set_dirty(&d->vga.vram, off, size);
+    }
+}
+
+bool qxl_spice_running(void)
+{
+    return runstate_is_running();
+}
+
+/* ---- sizes ------------------------------------------------------------ */
+
+/*
+ * Turn the size properties into the effective sizes, as stock QEMU does:
+ * MiB properties override byte ones, vgamem is clamped to 8..256 MiB,
+ * BAR 0 holds at least two screens, every size is a power of two.
+ */
+static void qxl_init_sizes(PCIQXLDevice *d)
+{
+    uint64_t ram, vram32, vram;
+
+    d->vgamem_size_mb = MIN(MAX(d->vgamem_size_mb, 8), 256);
+    d->vgamem_size = d->vgamem_size_mb * MiB;
+
+    ram = d->ram_size_mb != UINT32_MAX ? (uint64_t)d->ram_size_mb * MiB
+                                       : d->vga.vram_size;
+    ram = MAX(ram, 2ULL * d->vgamem_size);
+
+    vram32 = d->vram32_size_mb != UINT32_MAX ? (uint64_t)d->vram32_size_mb * MiB
+                                              : d->vram32_size;
+    vram32 = MAX(vram32, 4096);
+
+    vram = d->vram_size_mb != UINT32_MAX ? (uint64_t)d->vram_size_mb * MiB
+                                         : d->vram_size;
+    vram = MAX(vram, vram32);
+
+    if (d->revision == QXL_REVISION_STABLE_V04) {
+        vram32 = vram = 4096;
+    }
+
+    d->vga.vram_size = pow2ceil(ram);
+    d->vram32_size = pow2ceil(vram32);
+    d->vram_size = pow2ceil(vram);
+    d->vgamem_size = pow2ceil(d->vgamem_size);
+}
+
+/* ---- ROM and RAM header ---------------------------------------------- */
+
+static void qxl_init_rom(PCIQXLDevice *d)
+{
+    QXLRom *rom = d->rom;
+    QXLModes *modes = (QXLModes *)(rom + 1);
+
+    memset(rom, 0, d->rom_size);
+    rom->magic = cpu_to_le32(QXL_ROM_MAGIC);
+    rom->id = cpu_to_le32(d->id);
+    rom->log_level = cpu_to_le32(d->guestdebug);
+    rom->modes_offset = cpu_to_le32(sizeof(QXLRom));
+    rom->compression_level = cpu_to_le32(d->rom_compression_level);
+    rom->mode = cpu_to_le32(d->rom_mode);
+
+    rom->slot_gen_bits = MEMSLOT_GENERATION_BITS;
+    rom->slot_id_bits = MEMSLOT_SLOT_BITS;
+    rom->slots_start = 1;
+    rom->slots_end = NUM_MEMSLOTS - 1;
+    rom->n_surfaces = cpu_to_le32(d->num_surfaces);
+
+    d->num_modes = qxl_build_modes(modes, d->vgamem_size, qxl_modes_max());
+
+    d->ram_header_offset = d->vga.vram_size - QEMU_ALIGN_UP(sizeof(QXLRam),
+                                                            4096);
+    d->num_pages = (d->ram_header_offset - d->vgamem_size) / 4096;
+    rom->draw_area_offset = cpu_to_le32(0);
+    rom->surface0_area_size = cpu_to_le32(d->vgamem_size);
+    rom->pages_offset = cpu_to_le32(d->vgamem_size);
+    rom->num_pages = cpu_to_le32(d->num_pages);
+    rom->ram_header_offset = cpu_to_le32(d->ram_header_offset);
+
+    qxl_rom_client_monitors_init(d);
+    qxl_rom_set_dirty(d);
+}
+
+static void qxl_init_ram(PCIQXLDevice *d)
+{
+    d->ram = (QXLRam *)((uint8_t *)d->vga.vram_ptr + d->ram_header_offset);
+    memset(d->ram, 0, sizeof(*d->ram));
+    d->ram->magic = cpu_to_le32(QXL_RAM_MAGIC);
+    qxl_ring_init(d);
+    qxl_ram_set_dirty(d, d->ram, sizeof(*d->ram));
+}
+
+/* ROM, RAM header and release batch back to power-on values. */
+void qxl_reset_state(PCIQXLDevice *d)
+{
+    qxl_init_rom(d);
+    qxl_init_ram(d);
+    qemu_mutex_lock(&d->release_lock);
+    d->num_free_res = 0;
+    d->last_release_offset = 0;
+    qemu_mutex_unlock(&d->release_lock);
+    d->guest_monitors_config = 0;
+    qxl_update_irq(d);
+}
+
+/* ---- reset ------------------------------------------------------------ */
+
+/* Back to the power-on mode: VGA for qxl-vga, UNDEFINED for qxl. */
+void qxl_soft_reset(PCIQXLDevice *d)
+{
+    d->guest_bug = false;
+    qemu_mutex_lock(&d->async_lock);
+    d->current_async = -1;
+    qemu_mutex_unlock(&d->async_lock);
+    d->cmdflags = 0;
+    if (d->vga_export) {
+        qxl_enter_vga_mode(d);
+    } else {
+        d->mode = QXL_MODE_UNDEFINED;
+    }
+}
+
+/*
+ * Everything spice-server holds for us goes too.  With @loadvm the guest
+ * memory (ROM/RAM header, rings) is left alone: the incoming stream owns it.
+ */
+void qxl_hard_reset(PCIQXLDevice *d, bool loadvm)
+{
+    trace_qxl_reset_hard(d->id, loadvm);
+    if (d->mode == QXL_MODE_VGA) {
+        qxl_exit_vga_mode(d);
+    }
+    qxl_cursor_reset(d);
+    spice_qxl_reset_image_cache(&d->sin);
+    spice_qxl_reset_cursor(&d->sin);
+    spice_qxl_destroy_surfaces(&d->sin);
+    qxl_track_reset(d);
+    d->mode = QXL_MODE_UNDEFINED;
+    qxl_memslots_reset(d);
+    if (!loadvm) {
+        qxl_reset_state(d);
+    }
+    qemu_spice_add_host_memslot(&d->sin);
+    qxl_soft_reset(d);
+}
+
+static void qxl_reset(DeviceState *dev)
+{
+    qxl_hard_reset(PCI_QXL(dev), false);
+}
+
+/* ---- console ---------------------------------------------------------- */
+
+static void qxl_hw_update(void *opaque)
+{
+    PCIQXLDevice *d = opaque;
+
+    if (d->mode == QXL_MODE_VGA) {
+        d->vga.hw_ops->gfx_update(&d->vga);
+    } else {
+        qxl_render_update(d);
+    }
+}
+
+static void qxl_hw_invalidate(void *opaque)
+{
+    PCIQXLDevice *d = opaque;
+
+    if (d->mode == QXL_MODE_VGA) {
+        d->vga.hw_ops->invalidate(&d->vga);
+    } else {
+        qemu_mutex_lock(&d->render_lock);
+        d->render_resized = true;
+        qemu_mutex_unlock(&d->render_lock);
+    }
+}
+
+static void qxl_hw_text_update(void *opaque, console_ch_t *chardata)
+{
+    PCIQXLDevice *d = opaque;
+
+    if (d->mode == QXL_MODE_VGA && d->vga.hw_ops->text_update) {
+        d->vga.hw_ops->text_update(&d->vga, chardata);
+    }
+}
+
+/*
+ * gfx_update is asynchronous outside VGA mode: local rendering waits for
+ * spice-server to bring the primary up to date (qxl-render.c), then calls
+ * graphic_hw_update_done().
+ */
+static const GraphicHwOps qxl_hw_ops = {
+    .gfx_update = qxl_hw_update,
+    .gfx_update_async = true,
+    .invalidate = qxl_hw_invalidate,
+    .text_update = qxl_hw_text_update,
+};
+
+/* ---- legacy VGA ports (qxl-vga) --------------------------------------- */
+
+/*
+ * Revisions up to 4 treat a VGA port write outside VGA mode as the guest
+ * going back to VGA (old Windows drivers at shutdown).  Revision 5 keeps
+ * the QXL mode.
+ */
+static void qxl_vga_port_write(void *opaque, uint32_t addr, uint32_t val)
+{
+    PCIQXLDevice *d = container_of(opaque, PCIQXLDevice, vga);
+
+    if (d->mode != QXL_MODE_VGA && d->revision <= QXL_REVISION_STABLE_V12) {
+        trace_qxl_vga_port_leaves_native(d->id, addr);
+        qxl_destroy_primary(d, false);
+        qxl_soft_reset(d);
+    }
+    vga_ioport_write(opaque, addr, val);
+}
+
+static const MemoryRegionPortio qxl_vga_ports[] = {
+    { 0x04,  2, 1, .read = vga_ioport_read, .write = qxl_vga_port_write },
+    { 0x0a,  1, 1, .read = vga_ioport_read, .write = qxl_vga_port_write },
+    { 0x10, 16, 1, .read = vga_ioport_read, .write = qxl_vga_port_write },
+    { 0x24,  2, 1, .read = vga_ioport_read, .write = qxl_vga_port_write },
+    { 0x2a,  1, 1, .read = vga_ioport_read, .write = qxl_vga_port_write },
+    PORTIO_END_OF_LIST(),
+};
+
+/* ---- VM state changes -------------------------------------------------- */
+
+static void qxl_vm_state_change(void *opaque, bool running, RunState state)
+{
+    PCIQXLDevice *d = opaque;
+
+    if (running) {
+        /* Events recorded while stopped reach the guest now. */
+        qxl_update_irq(d);
+    }
+}
+
+/* ---- realize ---------------------------------------------------------- */
+
+static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
+{
+    PCIDevice *pci = &d->parent_obj;
+    uint32_t io_size;
+    char dev_addr[256] = "";
+
+    switch (d->revision) {
+    case QXL_REVISION_STABLE_V04:
+        io_size = 8;
+        break;
+    case QXL_REVISION_STABLE_V06:
+        io_size = 16;
+        break;
+    case QXL_REVISION_STABLE_V10:
+    case QXL_REVISION_STABLE_V12:
+    case QXL_REVISION_QEMU:
+        io_size = 32;
+        break;
+    default:
+        error_setg(errp, "qxl: invalid revision %u (valid: 1 to %d)",
+                   d->revision, QXL_REVISION_QEMU);
+        return false;
+    }
+    if (d->num_surfaces <= 0 || d->num_surfaces > 1024 * 1024) {
+        error_setg(errp, "qxl: invalid 'surfaces' %d (valid: 1 to %d)",
+                   d->num_surfaces, 1024 * 1024);
+        return false;
+    }
+    if (d->max_outputs > QXL_MAX_HEADS) {
+        error_setg(errp, "qxl: 'max_outputs' %u is too large (at most %d)",
+                   d->max_outputs, QXL_MAX_HEADS);
+        return false;
+    }
+
+    pci_set_byte(&pci->config[PCI_REVISION_ID], d->revision);
+    pci_set_byte(&pci->config[PCI_INTERRUPT_PIN], 1);
+
+    d->rom_size = QEMU_ALIGN_UP(sizeof(QXLRom) + sizeof(QXLModes) +
+                                qxl_modes_max() * sizeof(QXLMode),
+                                qemu_real_host_page_size());
+    d->rom_size = pow2ceil(d->rom_size);
+    memory_region_init_rom(&d->rom_bar, OBJECT(d), "qxl.vrom", d->rom_size,
+                           &error_fatal);
+    d->rom = memory_region_get_ram_ptr(&d->rom_bar);
+
+    memory_region_init_ram(&d->vram_bar, OBJECT(d), "qxl.vram", d->vram_size,
+                           &error_fatal);
+    memory_region_init_alias(&d->vram32_bar, OBJECT(d), "qxl.vram32",
+                             &d->vram_bar, 0, d->vram32_size);
+    memory_region_init_io(&d->io_bar, OBJECT(d), &qxl_io_ops, d, "qxl-ioports",
+                          io_size);
+    memory_region_set_flush_coalesced(&d->io_bar);
+
+    pci_register_bar(pci, QXL_IO_RANGE_INDEX, PCI_BASE_ADDRESS_SPACE_IO,
+                     &d->io_bar);
+    pci_register_bar(pci, QXL_ROM_RANGE_INDEX, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &d->rom_bar);
+    pci_register_bar(pci, QXL_RAM_RANGE_INDEX, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &d->vga.vram);
+    pci_register_bar(pci, QXL_VRAM_RANGE_INDEX, PCI_BASE_ADDRESS_SPACE_MEMORY,
+                     &d->vram32_bar);
+    if (d->vram_size > d->vram32_size) {
+        pci_register_bar(pci, QXL_VRAM64_RANGE_INDEX,
+                         PCI_BASE_ADDRESS_SPACE_MEMORY |
+                         PCI_BASE_ADDRESS_MEM_TYPE_64 |
+                         PCI_BASE_ADDRESS_MEM_PREFETCH,
+                         &d->vram_bar);
+    }
+
+    d->surface_cmds = g_new0(uint64_t, d->num_surfaces);
+    d->current_async = -1;
+    qemu_mutex_init(&d->track_lock);
+    qemu_mutex_init(&d->release_lock);
+    qemu_mutex_init(&d->async_lock);
+    qemu_mutex_init(&d->render_lock);
+    d->irq_bh = qemu_bh_new_guarded(qxl_irq_bh, d,
+                                    &DEVICE(d)->mem_reentrancy_guard);
+    d->render_bh = qemu_bh_new_guarded(qxl_render_bh, d,
+                                       &DEVICE(d)->mem_reentrancy_guard);
+    d->cursor_bh = qemu_bh_new_guarded(qxl_cursor_bh, d,
+                                       &DEVICE(d)->mem_reentrancy_guard);
+    qxl_reset_state(d);
+
+    d->sin.base.sif = &qxl_interface.base;
+    if (qemu_spice_add_display_interface(&d->sin, d->con) != 0) {
+        error_setg(errp, "qxl: spice-server does not support QXL interface "
+                   "%d.%d", SPICE_INTERFACE_QXL_MAJOR,
+                   SPICE_INTERFACE_QXL_MINOR);
+        return false;
+    }
+    d->spice_added = true;
+    qemu_spice_add_host_memslot(&d->sin);
+
+    /*
+     * Tell the client which PCI device and outputs this channel is, so it
+     * can match SPICE displays with the guest's monitors.
+     */
+    if (qemu_console_fill_device_address(d->con, dev_addr, sizeof(dev_addr),
+                                         NULL)) {
+        spice_qxl_set_device_info(&d->sin, dev_addr, 0, d->max_outputs);
+    }
+
+    d->vmstate_change = qemu_add_vm_change_state_handler(qxl_vm_state_change,
+                                                         d);
+    return true;
+}
+
+static void qxl_realize_vga(PCIDevice *pci, Error **errp)
+{
+    PCIQXLDevice *d = PCI_QXL(pci);
+    VGACommonState *vga = &d->vga;
+
+    qxl_init_sizes(d);
+    vga->vbe_size = d->vgamem_size;
+    vga->vram_size_mb = d->vga.vram_size / MiB;
+    if (!vga_common_init(vga, OBJECT(d), errp)) {
+        return;
+    }
+    vga_init(vga, OBJECT(d), pci_address_space(pci),
+             pci_address_space_io(pci), false);
+    portio_list_init(&d->vga_port_list, OBJECT(d), qxl_vga_ports, vga, "vga");
+    portio_list_set_flush_coalesced(&d->vga_port_list);
+    portio_list_add(&d->vga_port_list, pci_address_space_io(pci), 0x3b0);
+
+    d->con = vga->con = graphic_console_init(DEVICE(d), 0, &qxl_hw_ops, d);
+    d->id = qemu_console_get_index(d->con);
+    if (d->id != 0) {
+        error_setg(errp, "qxl-vga must be the primary display (console 0), "
+                   "but it is console %u: put it first among the display "
+                   "devices, or use -device qxl for a secondary head", d->id);
+        return;
+    }
+    if (!qxl_realize_common(d, errp)) {
+        return;
+    }
+    d->vga_export = spice_fb_export_new(d->con, &d->sin);
+    qxl_enter_vga_mode(d);
+}
+
+static void qxl_realize_secondary(PCIDevice *pci, Error **errp)
+{
+    PCIQXLDevice *d = PCI_QXL(pci);
+
+    qxl_init_sizes(d);
+    memory_region_init_ram(&d->vga.vram, OBJECT(d), "qxl.vgavram",
+                           d->vga.vram_size, &error_fatal);
+    d->vga.vram_ptr = memory_region_get_ram_ptr(&d->vga.vram);
+    d->con = d->vga.con = graphic_console_init(DEVICE(d), 0, &qxl_hw_ops, d);
+    d->id = qemu_console_get_index(d->con);
+    qxl_realize_common(d, errp);
+}
+
+static void qxl_exit(PCIDevice *pci)
+{
+    PCIQXLDevice *d = PCI_QXL(pci);
+
+    if (d->vmstate_change) {
+        qemu_del_vm_change_state_handler(d->vmstate_change);
+    }
+    if (d->vga_export) {
+        spice_fb_export_free(d->vga_export);
+    }
+    g_clear_pointer(&d->irq_bh, qemu_bh_delete);
+    g_clear_pointer(&d->render_bh, qemu_bh_delete);
+    g_clear_pointer(&d->cursor_bh, qemu_bh_delete);
+    g_free(d->surface_cmds);
+    if (d->con) {
+        graphic_console_close(d->con);
+    }
+}
+
+static const Property qxl_properties[] = {
+    DEFINE_PROP_UINT32("ram_size", PCIQXLDevice, vga.vram_size, 64 * MiB),
+    DEFINE_PROP_UINT64("vram_size", PCIQXLDevice, vram32_size, 64 * MiB),
+    DEFINE_PROP_UINT32("revision", PCIQXLDevice, revision,
+                       QXL_DEFAULT_REVISION),
+    DEFINE_PROP_UINT32("debug", PCIQXLDevice, debug, 0),
+    DEFINE_PROP_UINT32("guestdebug", PCIQXLDevice, guestdebug, 0),
+    DEFINE_PROP_UINT32("cmdlog", PCIQXLDevice, cmdlog, 0),
+    DEFINE_PROP_UINT32("ram_size_mb", PCIQXLDevice, ram_size_mb, -1),
+    DEFINE_PROP_UINT32("vram_size_mb", PCIQXLDevice, vram32_size_mb, -1),
+    DEFINE_PROP_UINT32("vram64_size_mb", PCIQXLDevice, vram_size_mb, -1),
+    DEFINE_PROP_UINT32("vgamem_mb", PCIQXLDevice, vgamem_size_mb, 16),
+    DEFINE_PROP_INT32("surfaces", PCIQXLDevice, num_surfaces, 1024),
+    DEFINE_PROP_UINT16("max_outputs", PCIQXLDevice, max_outputs, 0),
+    DEFINE_PROP_UINT32("xres", PCIQXLDevice, xres, 0),
+    DEFINE_PROP_UINT32("yres", PCIQXLDevice, yres, 0),
+    DEFINE_PROP_BOOL("global-vmstate", PCIQXLDevice, vga.global_vmstate,
+                     false),
+};
+
+static void qxl_pci_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->vendor_id = REDHAT_PCI_VENDOR_ID;
+    k->device_id = QXL_DEVICE_ID_STABLE;
+    k->exit = qxl_exit;
+    set_bit(DEVICE_CATEGORY_DISPLAY, dc->categories);
+    device_class_set_legacy_reset(dc, qxl_reset);
+    dc->vmsd = &vmstate_qxl;
+    device_class_set_props(dc, qxl_properties);
+}
+
+static const TypeInfo qxl_pci_type_info = {
+    .name = TYPE_PCI_QXL,
+    .parent = TYPE_PCI_DEVICE,
+    .instance_size = sizeof(PCIQXLDevice),
+    .abstract = true,
+    .class_init = qxl_pci_class_init,
+    .interfaces = (InterfaceInfo[]) {
+        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+        { },
+    },
+};
+
+static void qxl_vga_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = qxl_realize_vga;
+    k->romfile = "vgabios-qxl.bin";
+    k->class_id = PCI_CLASS_DISPLAY_VGA;
+    dc->desc = "Spice QXL GPU (primary, vga compatible)";
+    dc->hotpluggable = false;
+}
+
+static const TypeInfo qxl_vga_type_info = {
+    .name = "qxl-vga",
+    .parent = TYPE_PCI_QXL,
+    .class_init = qxl_vga_class_init,
+};
+
+static void qxl_secondary_class_init(ObjectClass *klass, void *data)
+{
+    DeviceClass *dc = DEVICE_CLASS(klass);
+    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+
+    k->realize = qxl_realize_secondary;
+    k->class_id = PCI_CLASS_DISPLAY_OTHER;
+    dc->desc = "Spice QXL GPU (secondary)";
+}
+
+static const TypeInfo qxl_secondary_type_info = {
+    .name = "qxl",
+    .parent = TYPE_PCI_QXL,
+    .class_init = qxl_secondary_class_init,
+};
+
+static void qxl_register_types(void)
+{
+    type_register_static(&qxl_pci_type_info);
+    type_register_static(&qxl_vga_type_info);
+    type_register_static(&qxl_secondary_type_info);
+}
+
+type_init(qxl_register_types)
+
+module_obj("qxl-vga");
+module_obj("qxl");
+module_kconfig(QXL);
+module_dep("ui-spice-core");

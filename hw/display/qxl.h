@@ -1,0 +1,264 @@
+/*
+ * QXL paravirtual display device: state shared by its files.
+ *
+ * SPDX-License-Identifier: GPL-2.0-or-later
+ *
+ * One file per concern; this header says who owns what:
+ *
+ *   qxl.c          QOM types, properties, BARs, ROM/RAM set-up, reset,
+ *                  interrupts
+ *   qxl-io.c       I/O port dispatch (sync and async), async bookkeeping
+ *   qxl-memslot.c  memslots and the one door to guest memory
+ *   qxl-ring.c     command, cursor and release rings; command checks
+ *   qxl-spice.c    the binding: QXLInterface callbacks in, spice_qxl_* out
+ *   qxl-surface.c  modes (VGA/COMPAT/NATIVE), primary, surface tracking
+ *   qxl-cursor.c   cursor shape copy/validation, local cursor
+ *   qxl-monitors.c monitors config, guest -> SPICE and client -> guest
+ *   qxl-render.c   local rendering of the primary (VNC, GTK, screendump)
+ *   qxl-migrate.c  VMState
+ *
+ * Threads.  I/O handlers run on vCPU threads with the BQL.  spice-server's
+ * display worker calls the QXLInterface callbacks from its own thread
+ * without the BQL: they touch only the rings (guest RAM, with atomics and
+ * barriers), the release batch (release_lock), surface/cursor tracking
+ * (track_lock) and current_async (async_lock).  The IRQ line, timers,
+ * console updates and everything else change only in the main loop:
+ * worker-side events set bits in int_pending and schedule irq_bh.
+ */
+
+#ifndef HW_DISPLAY_QXL_H
+#define HW_DISPLAY_QXL_H
+
+#include "hw/pci/pci_device.h"
+#include "qemu/thread.h"
+#include "qom/object.h"
+#include "ui/console.h"
+#include "ui/spice-display.h"
+#include "vga_int.h"
+
+#define TYPE_PCI_QXL "pci-qxl"
+OBJECT_DECLARE_SIMPLE_TYPE(PCIQXLDevice, PCI_QXL)
+
+/* BAR 4: the whole VRAM, 64-bit, when larger than BAR 1. */
+#define QXL_VRAM64_RANGE_INDEX 4
+
+/* Revision 5 is QEMU's: the v12 protocol, no VGA-port soft reset. */
+#define QXL_REVISION_QEMU   (QXL_REVISION_STABLE_V12 + 1)
+#define QXL_DEFAULT_REVISION QXL_REVISION_QEMU
+
+/* Heads in the ROM's client monitors config. */
+#define QXL_MAX_HEADS 64
+
+/* Released resources gathered before the batch is published. */
+#define QXL_RELEASE_BATCH 32
+
+/* What feeds SPICE's primary surface (values are in the stream). */
+typedef enum QXLDeviceMode {
+    QXL_MODE_UNDEFINED,
+    QXL_MODE_VGA,
+    QXL_MODE_COMPAT,     /* qxl-1 driver: SET_MODE */
+    QXL_MODE_NATIVE,     /* CREATE_PRIMARY */
+} QXLDeviceMode;
+
+typedef struct QXLGuestSlot {
+    /* Guest-visible (migrated): the range the guest asked for. */
+    uint32_t active;
+    uint64_t guest_start;
+    uint64_t guest_end;
+    /* Derived at add / post_load. */
+    MemoryRegion *mr;
+    uint64_t mr_offset;   /* guest_start's offset inside mr */
+    uint64_t size;
+    uint64_t delta;       /* subtracted from a QXLPHYSICAL's offset */
+} QXLGuestSlot;
+
+/* A validated guest range: host pointer and its length. */
+typedef struct QXLGuestRange {
+    uint8_t *host;
+    uint64_t size;
+    MemoryRegion *mr;
+    uint64_t mr_offset;
+} QXLGuestRange;
+
+/* Cookies handed to spice-server with async requests. */
+typedef enum QXLCookieKind {
+    QXL_COOKIE_IO,              /* a guest async port */
+    QXL_COOKIE_RENDER,          /* local rendering update_area */
+    QXL_COOKIE_POST_LOAD,       /* monitors config replayed after load */
+} QXLCookieKind;
+
+typedef struct QXLCookie {
+    QXLCookieKind kind;
+    uint32_t io;                /* port, for QXL_COOKIE_IO */
+    uint32_t surface_id;
+} QXLCookie;
+
+struct PCIQXLDevice {
+    PCIDevice parent_obj;
+
+    /* --- device elements ------------------------------------------- */
+    /*
+     * The VGA core: for qxl-vga the legacy VGA device; for both, its vram
+     * is BAR 0 and vga.vram_size is the "ram_size" property.
+     */
+    VGACommonState vga;
+    QXLInstance sin;                  /* our spice-server instance */
+    QemuConsole *con;
+    SpiceFbExport *vga_export;        /* qxl-vga in VGA mode */
+    uint32_t id;                      /* console index = spice channel id */
+    MemoryRegion vram_bar;            /* BAR 4: "qxl.vram" */
+    MemoryRegion vram32_bar;          /* BAR 1: alias of its start */
+    MemoryRegion rom_bar;             /* BAR 2 */
+    MemoryRegion io_bar;              /* BAR 3 */
+    PortioList vga_port_list;
+    QEMUBH *irq_bh;
+    QEMUBH *render_bh;
+    QEMUBH *cursor_bh;
+    VMChangeStateEntry *vmstate_change;
+
+    /* --- configuration (properties) --------------------------------- */
+    uint32_t revision;
+    uint64_t vram32_size;             /* "vram_size": BAR 1 */
+    uint64_t vram_size;               /* BAR 4 / whole VRAM */
+    uint32_t ram_size_mb;
+    uint32_t vram32_size_mb;
+    uint32_t vram_size_mb;            /* "vram64_size_mb" */
+    uint32_t vgamem_size_mb;
+    uint32_t vgamem_size;             /* bytes: surface 0 area */
+    int32_t num_surfaces;
+    uint16_t max_outputs;
+    uint32_t xres, yres;
+    uint32_t debug, guestdebug, cmdlog;
+
+    /* --- ROM and RAM header (host views of device memory) ------------ */
+    QXLRom *rom;
+    uint32_t rom_size;
+    uint32_t num_modes;               /* published (vgamem-filtered) */
+    QXLRam *ram;
+    uint32_t ram_header_offset;
+    uint32_t num_pages;
+    /* ROM fields that survive a reset. */
+    uint32_t rom_compression_level;
+    uint32_t rom_mode;                /* COMPAT mode index */
+
+    /* --- guest-visible state (migrated) ------------------------------ */
+    uint32_t mode;                    /* QXLDeviceMode */
+    QXLGuestSlot slots[NUM_MEMSLOTS];
+    QXLSurfaceCreate primary;         /* as created, validated */
+    uint64_t *surface_cmds;           /* tracked QXL_CMD_SURFACE creates */
+    uint64_t cursor_cmd;              /* last QXL_CURSOR_SET/HIDE */
+    uint64_t guest_monitors_config;
+    uint32_t num_free_res;            /* released ids in the open batch */
+    uint32_t last_release_offset;     /* BAR 0 offset of its tail, or 0 */
+    int32_t num_memslots;             /* NUM_MEMSLOTS, in the stream */
+    uint32_t unique;                  /* stream field of stock's export */
+
+    /* --- runtime state (not migrated) -------------------------------- */
+    bool guest_bug;
+    bool spice_added;
+    uint32_t cmdflags;                /* QXL_COMMAND_FLAG_COMPAT... */
+    QemuMutex track_lock;
+    QemuMutex release_lock;
+    bool oom_running;
+    QemuMutex async_lock;
+    int32_t current_async;            /* port, or -1 */
+    uint32_t primary_head_width;      /* guest monitors config head 0 */
+    uint32_t primary_head_height;
+
+    /* Local rendering (qxl-render.c), main loop + render_lock. */
+    QemuMutex render_lock;
+    bool render_resized;
+    uint32_t render_pending;          /* outstanding RENDER cookies */
+    uint32_t commands_since_render;
+    int num_dirty_rects;
+    QXLRect dirty_rects[32];
+    DisplaySurface *render_surface;
+
+    /* Cursor for local displays (qxl-cursor.c), under render_lock. */
+    QEMUCursor *pending_cursor;
+    int cursor_x, cursor_y;
+    bool cursor_moved;
+};
+
+/* qxl.c */
+void qxl_send_events(PCIQXLDevice *d, uint32_t events);
+void qxl_update_irq(PCIQXLDevice *d);
+void qxl_guest_bug(PCIQXLDevice *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
+void qxl_hard_reset(PCIQXLDevice *d, bool loadvm);
+void qxl_soft_reset(PCIQXLDevice *d);
+void qxl_reset_state(PCIQXLDevice *d);
+void qxl_rom_set_dirty(PCIQXLDevice *d);
+void qxl_ram_set_dirty(PCIQXLDevice *d, void *ptr, size_t size);
+bool qxl_spice_running(void);
+
+/* qxl-memslot.c: every guest pointer goes through these. */
+bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
+                     uint64_t guest_end, uint64_t delta, bool async);
+void qxl_memslot_del(PCIQXLDevice *d, uint32_t slot_id);
+void qxl_memslots_reset(PCIQXLDevice *d);
+bool qxl_memslot_restore(PCIQXLDevice *d, uint32_t slot_id);
+bool qxl_translate(PCIQXLDevice *d, QXLPHYSICAL phys, uint64_t size,
+                   QXLGuestRange *out);
+bool qxl_read_guest(PCIQXLDevice *d, QXLPHYSICAL phys, void *buf,
+                    uint64_t size);
+bool qxl_host_ptr_in_ram(PCIQXLDevice *d, const void *ptr, uint64_t size,
+                         uint64_t *ram_offset);
+void *qxl_ram_offset_to_host(PCIQXLDevice *d, uint64_t ram_offset);
+
+/* qxl-ring.c */
+bool qxl_ring_get_command(PCIQXLDevice *d, QXLCommandExt *ext);
+bool qxl_ring_get_cursor_command(PCIQXLDevice *d, QXLCommandExt *ext);
+bool qxl_ring_req_cmd_notification(PCIQXLDevice *d);
+bool qxl_ring_req_cursor_notification(PCIQXLDevice *d);
+void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext);
+int qxl_ring_flush_release(PCIQXLDevice *d, bool force);
+bool qxl_ring_release_empty(PCIQXLDevice *d);
+bool qxl_rings_empty(PCIQXLDevice *d);
+void qxl_ring_init(PCIQXLDevice *d);
+
+/* qxl-io.c */
+extern const MemoryRegionOps qxl_io_ops;
+void qxl_async_complete_io(PCIQXLDevice *d, uint32_t io);
+
+/* qxl-spice.c */
+extern const QXLInterface qxl_interface;
+uint64_t qxl_cookie(PCIQXLDevice *d, QXLCookieKind kind, uint32_t io);
+
+/* qxl-surface.c */
+bool qxl_check_surface_format(uint32_t format, uint32_t width,
+                              uint32_t height, int32_t stride,
+                              uint32_t *bpp);
+bool qxl_create_primary(PCIQXLDevice *d, bool async, bool loadvm);
+void qxl_destroy_primary(PCIQXLDevice *d, bool async);
+bool qxl_set_mode(PCIQXLDevice *d, uint32_t index, bool loadvm);
+void qxl_enter_vga_mode(PCIQXLDevice *d);
+void qxl_exit_vga_mode(PCIQXLDevice *d);
+void qxl_track_surface_cmd(PCIQXLDevice *d, const QXLSurfaceCmd *cmd,
+                           QXLPHYSICAL phys);
+void qxl_track_reset(PCIQXLDevice *d);
+void qxl_track_surface_destroyed(PCIQXLDevice *d, uint32_t surface_id);
+uint32_t qxl_build_modes(QXLModes *modes, uint32_t vgamem, uint32_t max);
+uint32_t qxl_modes_max(void);
+
+/* qxl-cursor.c */
+bool qxl_check_cursor_cmd(PCIQXLDevice *d, QXLPHYSICAL phys,
+                          QXLCursorCmd *cmd);
+void qxl_cursor_reset(PCIQXLDevice *d);
+void qxl_cursor_bh(void *opaque);
+
+/* qxl-monitors.c */
+void qxl_rom_client_monitors_init(PCIQXLDevice *d);
+int qxl_client_monitors_config(PCIQXLDevice *d, VDAgentMonitorsConfig *mc);
+bool qxl_guest_monitors_config(PCIQXLDevice *d, bool replay);
+
+/* qxl-render.c */
+void qxl_render_update(PCIQXLDevice *d);
+void qxl_render_resize(PCIQXLDevice *d);
+void qxl_render_area_done(PCIQXLDevice *d, uint32_t surface_id,
+                          const QXLRect *rects, uint32_t n);
+void qxl_render_bh(void *opaque);
+
+/* qxl-migrate.c */
+extern const VMStateDescription vmstate_qxl;
+
+#endif /* HW_DISPLAY_QXL_H */
