@@ -244,7 +244,9 @@ static void qxl_hw_update(void *opaque)
     PCIQXLDevice *d = opaque;
 
     if (d->mode == QXL_MODE_VGA) {
+        /* Synchronous, but our ops say async: report completion. */
         d->vga.hw_ops->gfx_update(&d->vga);
+        graphic_hw_update_done(d->con);
     } else {
         qxl_render_update(d);
     }
