@@ -1,0 +1,130 @@
+"""The QXL device against real peers, beyond the basic banner test:
+a secondary qxl head, local rendering (screendump without SPICE), a client
+monitors config reaching the guest's driver, and VGA-mode text at boot."""
+import os
+import struct
+import time
+
+import pattern
+from guest_display import AGENT_ARGS, banner_mismatches, boot_and_capture
+from spice_client import SpiceProbe
+from vm import VM
+
+
+def test_qxl_secondary_head(ctx):
+    """The qxl driver binds to both qxl-vga and a secondary qxl; the banner
+    drawn on the second framebuffer reaches display channel 1."""
+    serial, client = boot_and_capture(
+        ctx, "test_qxl_secondary_head",
+        ["-vga", "qxl", "-device", "qxl"] + AGENT_ARGS, cid=1)
+    bound = [l for l in serial.splitlines() if "GUEST: qxl bound" in l]
+    assert len(bound) == 2, "qxl bound to %d devices: %s" % (len(bound), bound)
+
+
+test_qxl_secondary_head.timeout = 150
+
+
+def read_ppm(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    parts = data.split(maxsplit=4)
+    assert parts[0] == b"P6", "screendump is not a binary PPM"
+    w, h = int(parts[1]), int(parts[2])
+    return w, h, parts[4][-w * h * 3:]
+
+
+def test_qxl_screendump_without_spice(ctx):
+    """With VNC instead of SPICE, QEMU's screendump (local rendering of the
+    primary) shows the guest's banner."""
+    name = "test_qxl_screendump_without_spice"
+    with VM(ctx, name, ["-vga", "qxl", "-vnc", "none"], spice=False) as vm:
+        vm.wait_serial("GUEST: ready", 90)
+        assert "GUEST: banner drawn" in vm.serial_text
+        path = os.path.join(vm.logdir, "screendump.ppm")
+        deadline = time.monotonic() + 30
+        while True:
+            vm.qmp.cmd("screendump", filename=path)
+            w, h, px = read_ppm(path)
+            bad = []
+            if (w, h) != (1024, 768):
+                bad = ["screendump is %dx%d" % (w, h)]
+            else:
+                for x, y, want in pattern.probes():
+                    got = tuple(px[(y * w + x) * 3:(y * w + x) * 3 + 3])
+                    if got != want:
+                        bad.append("(%d,%d) is %s, want %s" % (x, y, got, want))
+            if not bad:
+                return
+            if time.monotonic() > deadline:
+                raise AssertionError("screendump differs: " + "; ".join(bad[:5]))
+            time.sleep(0.5)
+
+
+test_qxl_screendump_without_spice.timeout = 150
+
+
+def test_qxl_client_monitors_config_reaches_guest(ctx):
+    """A monitors config sent by the SPICE client reaches the guest's qxl
+    driver through the device (ROM + interrupt): its preferred mode becomes
+    the size the client asked for."""
+    name = "test_qxl_client_monitors_config_reaches_guest"
+    with VM(ctx, name, ["-vga", "qxl"]) as vm:
+        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+        try:
+            vm.wait_serial("GUEST: ready", 90, pump=client.pump)
+            client.wait_for(lambda: client.main is not None and 0 in client.primaries,
+                            30, "the main channel and display 0")
+            client.pump(1.0)
+            client.main.update_display_enabled(0, True, False)
+            client.main.update_display(0, 0, 0, 800, 600, False)
+            client.main.send_monitor_config()
+            marker = "MODES:"
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                vm.shell("echo %s$(head -n1 /sys/class/drm/card0-Virtual-1/modes)"
+                         % marker)
+                client.pump(1.0)
+                if marker + "800x600" in vm.serial_text:
+                    return
+            raise AssertionError("the guest's preferred mode did not become 800x600;"
+                                 " see %s/serial.log" % vm.logdir)
+        finally:
+            client.disconnect()
+
+
+test_qxl_client_monitors_config_reaches_guest.timeout = 150
+
+
+def test_qxl_vga_mode_text_at_boot(ctx):
+    """Before the guest's driver takes over, qxl-vga is in VGA mode: the
+    BIOS's text screen reaches the client as a 720x400 surface with text."""
+    name = "test_qxl_vga_mode_text_at_boot"
+    vm = VM(ctx, name, ["-vga", "qxl", "-S"])
+    with vm:
+        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+        try:
+            client.wait_for(lambda: client.main is not None, 20, "the main channel")
+            client.pump(0.5)
+            vm.qmp.cmd("cont")
+            best = [0]
+
+            def text_seen():
+                s = client.primaries.get(0)
+                if s is None or (s.width, s.height) != (720, 400):
+                    return False
+                raw = s.read()
+                lit = sum(1 for i in range(0, len(raw), 4 * 7)
+                          if raw[i] | raw[i + 1] | raw[i + 2])
+                best[0] = max(best[0], lit)
+                if lit > 200:
+                    client.save_png(0, os.path.join(vm.logdir, "vga-text.png"))
+                    return True
+                return False
+            client.wait_for(text_seen, 60,
+                            "a 720x400 text screen with text (best: %d lit probes;"
+                            " surfaces seen: %s)" % (best[0], client.primary_history))
+        finally:
+            client.disconnect()
+
+
+test_qxl_vga_mode_text_at_boot.timeout = 120
