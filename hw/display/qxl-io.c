@@ -127,11 +127,11 @@ static bool qxl_io_update_area(PCIQXLDevice *d, bool async)
     trace_qxl_io_update_area(d->id, surface_id, rect.left, rect.top,
                              rect.right, rect.bottom);
     if (async) {
-        spice_qxl_update_area_async(&d->sin, surface_id, &rect, 0,
-                                    qxl_cookie(d, QXL_COOKIE_IO,
-                                               QXL_IO_UPDATE_AREA_ASYNC));
+        qxl_spice_update_area(d, surface_id, &rect, false,
+                              qxl_cookie(d, QXL_COOKIE_IO,
+                                         QXL_IO_UPDATE_AREA_ASYNC));
     } else {
-        spice_qxl_update_area(&d->sin, surface_id, &rect, NULL, 0, 0);
+        qxl_spice_update_area(d, surface_id, &rect, false, 0);
     }
     return true;
 }
@@ -146,7 +146,7 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
     switch (io) {
     case QXL_IO_NOTIFY_CMD:
     case QXL_IO_NOTIFY_CURSOR:
-        spice_qxl_wakeup(&d->sin);
+        qxl_spice_wakeup(d);
         return false;
     case QXL_IO_UPDATE_AREA:
         return qxl_io_update_area(d, async);
@@ -160,7 +160,7 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
         qemu_mutex_lock(&d->release_lock);
         d->oom_running = true;
         qemu_mutex_unlock(&d->release_lock);
-        spice_qxl_oom(&d->sin);
+        qxl_spice_oom(d);
         qemu_mutex_lock(&d->release_lock);
         d->oom_running = false;
         qemu_mutex_unlock(&d->release_lock);
@@ -215,25 +215,25 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
             return false;
         }
         if (async) {
-            spice_qxl_destroy_surface_async(&d->sin, val,
+            qxl_spice_destroy_surface(d, val,
                 qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_DESTROY_SURFACE_ASYNC));
         } else {
-            spice_qxl_destroy_surface_wait(&d->sin, val);
+            qxl_spice_destroy_surface(d, val, 0);
         }
         qxl_track_surface_destroyed(d, val);
         return async;
     case QXL_IO_DESTROY_ALL_SURFACES:
         d->mode = QXL_MODE_UNDEFINED;
         if (async) {
-            spice_qxl_destroy_surfaces_async(&d->sin,
+            qxl_spice_destroy_surfaces(d,
                 qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_DESTROY_ALL_SURFACES_ASYNC));
             return true;
         }
-        spice_qxl_destroy_surfaces(&d->sin);
+        qxl_spice_destroy_surfaces(d, 0);
         qxl_track_reset(d);
         return false;
     case QXL_IO_FLUSH_SURFACES_ASYNC:
-        spice_qxl_flush_surfaces_async(&d->sin,
+        qxl_spice_flush_surfaces(d,
             qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_FLUSH_SURFACES_ASYNC));
         return true;
     case QXL_IO_FLUSH_RELEASE:

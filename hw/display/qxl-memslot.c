@@ -145,13 +145,9 @@ bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
     }
     slot->active = 1;
     qxl_slot_to_spice(d, slot_id, &spice_slot);
-    if (async) {
-        spice_qxl_add_memslot_async(&d->sin, &spice_slot,
-                                    qxl_cookie(d, QXL_COOKIE_IO,
-                                               QXL_IO_MEMSLOT_ADD_ASYNC));
-    } else {
-        spice_qxl_add_memslot(&d->sin, &spice_slot);
-    }
+    qxl_spice_add_memslot(d, &spice_slot,
+                          async ? qxl_cookie(d, QXL_COOKIE_IO,
+                                             QXL_IO_MEMSLOT_ADD_ASYNC) : 0);
     return true;
 }
 
@@ -170,7 +166,7 @@ bool qxl_memslot_restore(PCIQXLDevice *d, uint32_t slot_id)
         return false;
     }
     qxl_slot_to_spice(d, slot_id, &spice_slot);
-    spice_qxl_add_memslot(&d->sin, &spice_slot);
+    qxl_spice_add_memslot(d, &spice_slot, 0);
     return true;
 }
 
@@ -181,14 +177,14 @@ void qxl_memslot_del(PCIQXLDevice *d, uint32_t slot_id)
         qxl_guest_bug(d, "memslot %u out of range", slot_id);
         return;
     }
-    spice_qxl_del_memslot(&d->sin, MEMSLOT_GROUP_GUEST, slot_id);
+    qxl_spice_del_memslot(d, slot_id);
     d->slots[slot_id].active = 0;
 }
 
 /* Drops spice's slots too, the HOST one included: callers re-add it. */
 void qxl_memslots_reset(PCIQXLDevice *d)
 {
-    spice_qxl_reset_memslots(&d->sin);
+    qxl_spice_reset_memslots(d);
     memset(d->slots, 0, sizeof(d->slots));
 }
 

@@ -83,7 +83,7 @@ static void qxl_replay_commands(PCIQXLDevice *d)
         };
     }
     if (n) {
-        spice_qxl_loadvm_commands(&d->sin, cmds, n);
+        qxl_spice_loadvm_commands(d, cmds, n);
     }
 }
 

@@ -131,8 +131,7 @@ bool qxl_guest_monitors_config(PCIQXLDevice *d, bool replay)
     d->primary_head_height = count == 1 ? le32_to_cpu(head0.height) : 0;
     d->guest_monitors_config = phys;
     trace_qxl_monitors_guest(d->id, count);
-    spice_qxl_monitors_config_async(&d->sin, phys, MEMSLOT_GROUP_GUEST,
-        qxl_cookie(d, replay ? QXL_COOKIE_POST_LOAD : QXL_COOKIE_IO,
+    qxl_spice_monitors_config(d, phys, qxl_cookie(d, replay ? QXL_COOKIE_POST_LOAD : QXL_COOKIE_IO,
                    QXL_IO_MONITORS_CONFIG_ASYNC));
     return !replay;
 }

@@ -162,8 +162,8 @@ void qxl_render_update(PCIQXLDevice *d)
     d->render_pending++;
     qemu_mutex_unlock(&d->render_lock);
     trace_qxl_render_request(d->id);
-    spice_qxl_update_area_async(&d->sin, 0, &area, 1,
-                                qxl_cookie(d, QXL_COOKIE_RENDER, 0));
+    qxl_spice_update_area(d, 0, &area, true,
+                          qxl_cookie(d, QXL_COOKIE_RENDER, 0));
 }
 
 void qxl_render_resize(PCIQXLDevice *d)

@@ -1,6 +1,8 @@
 /*
  * QXL binding to spice-server: the QXLInterface callbacks spice-server's
- * worker calls, and async cookies.
+ * worker calls, and every request the device makes of the worker
+ * (spice_qxl_*) with its async cookies.  No other file of the device calls
+ * spice-server.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
@@ -28,6 +30,127 @@ uint64_t qxl_cookie(PCIQXLDevice *d, QXLCookieKind kind, uint32_t io)
     c->io = io;
     return (uintptr_t)c;
 }
+
+/* ---- calls out ------------------------------------------------------- */
+
+void qxl_spice_wakeup(PCIQXLDevice *d)
+{
+    spice_qxl_wakeup(&d->sin);
+}
+
+/* Synchronous: the worker releases what it can before it returns. */
+void qxl_spice_oom(PCIQXLDevice *d)
+{
+    spice_qxl_oom(&d->sin);
+}
+
+/* Forget every image, cursor and surface the worker holds for us. */
+void qxl_spice_reset(PCIQXLDevice *d)
+{
+    spice_qxl_reset_image_cache(&d->sin);
+    spice_qxl_reset_cursor(&d->sin);
+    spice_qxl_destroy_surfaces(&d->sin);
+}
+
+void qxl_spice_update_area(PCIQXLDevice *d, uint32_t surface_id,
+                           QXLRect *area, bool clear_dirty, uint64_t cookie)
+{
+    if (cookie) {
+        spice_qxl_update_area_async(&d->sin, surface_id, area, clear_dirty,
+                                    cookie);
+    } else {
+        spice_qxl_update_area(&d->sin, surface_id, area, NULL, 0,
+                              clear_dirty);
+    }
+}
+
+void qxl_spice_add_memslot(PCIQXLDevice *d, QXLDevMemSlot *slot,
+                           uint64_t cookie)
+{
+    if (cookie) {
+        spice_qxl_add_memslot_async(&d->sin, slot, cookie);
+    } else {
+        spice_qxl_add_memslot(&d->sin, slot);
+    }
+}
+
+void qxl_spice_del_memslot(PCIQXLDevice *d, uint32_t slot_id)
+{
+    spice_qxl_del_memslot(&d->sin, MEMSLOT_GROUP_GUEST, slot_id);
+}
+
+void qxl_spice_reset_memslots(PCIQXLDevice *d)
+{
+    spice_qxl_reset_memslots(&d->sin);
+}
+
+void qxl_spice_create_primary(PCIQXLDevice *d, QXLDevSurfaceCreate *s,
+                              uint64_t cookie)
+{
+    if (cookie) {
+        spice_qxl_create_primary_surface_async(&d->sin, 0, s, cookie);
+    } else {
+        spice_qxl_create_primary_surface(&d->sin, 0, s);
+    }
+}
+
+void qxl_spice_destroy_primary(PCIQXLDevice *d, uint64_t cookie)
+{
+    if (cookie) {
+        spice_qxl_destroy_primary_surface_async(&d->sin, 0, cookie);
+    } else {
+        spice_qxl_destroy_primary_surface(&d->sin, 0);
+    }
+}
+
+void qxl_spice_destroy_surface(PCIQXLDevice *d, uint32_t id, uint64_t cookie)
+{
+    if (cookie) {
+        spice_qxl_destroy_surface_async(&d->sin, id, cookie);
+    } else {
+        spice_qxl_destroy_surface_wait(&d->sin, id);
+    }
+}
+
+void qxl_spice_destroy_surfaces(PCIQXLDevice *d, uint64_t cookie)
+{
+    if (cookie) {
+        spice_qxl_destroy_surfaces_async(&d->sin, cookie);
+    } else {
+        spice_qxl_destroy_surfaces(&d->sin);
+    }
+}
+
+void qxl_spice_flush_surfaces(PCIQXLDevice *d, uint64_t cookie)
+{
+    spice_qxl_flush_surfaces_async(&d->sin, cookie);
+}
+
+void qxl_spice_loadvm_commands(PCIQXLDevice *d, QXLCommandExt *cmds,
+                               uint32_t n)
+{
+    spice_qxl_loadvm_commands(&d->sin, cmds, n);
+}
+
+void qxl_spice_monitors_config(PCIQXLDevice *d, QXLPHYSICAL phys,
+                               uint64_t cookie)
+{
+    spice_qxl_monitors_config_async(&d->sin, phys, MEMSLOT_GROUP_GUEST,
+                                    cookie);
+}
+
+void qxl_spice_driver_unload(PCIQXLDevice *d)
+{
+    spice_qxl_driver_unload(&d->sin);
+}
+
+/* Which PCI device and outputs this channel is, for the client. */
+void qxl_spice_set_device_info(PCIQXLDevice *d, const char *address)
+{
+    spice_qxl_set_device_info(&d->sin, address, 0, d->max_outputs);
+}
+
+/* ---- calls in (QXLInterface) ------------------------------------------ */
 
 static void qxl_if_attached_worker(QXLInstance *sin)
 {

@@ -177,7 +177,7 @@ static bool qxl_check_primary(PCIQXLDevice *d, const QXLSurfaceCreate *s)
 }
 
 /* Hand the validated d->primary to spice-server. */
-static void qxl_spice_create_primary(PCIQXLDevice *d, bool async,
+static void qxl_primary_to_spice(PCIQXLDevice *d, bool async,
                                      bool loadvm)
 {
     QXLSurfaceCreate *s = &d->primary;
@@ -196,12 +196,11 @@ static void qxl_spice_create_primary(PCIQXLDevice *d, bool async,
 
     trace_qxl_primary_create(d->id, s->width, s->height, s->stride,
                              s->format, async);
-    d->mode = d->mode == QXL_MODE_COMPAT ? QXL_MODE_COMPAT : QXL_MODE_NATIVE;
     if (async) {
-        spice_qxl_create_primary_surface_async(&d->sin, 0, &dev,
+        qxl_spice_create_primary(d, &dev,
             qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_CREATE_PRIMARY_ASYNC));
     } else {
-        spice_qxl_create_primary_surface(&d->sin, 0, &dev);
+        qxl_spice_create_primary(d, &dev, 0);
         qxl_render_resize(d);
     }
 }
@@ -239,12 +238,12 @@ bool qxl_create_primary(PCIQXLDevice *d, bool async, bool loadvm)
         qxl_exit_vga_mode(d);
     } else if (d->mode == QXL_MODE_NATIVE && !loadvm) {
         /* A second primary replaces the first. */
-        spice_qxl_destroy_primary_surface(&d->sin, 0);
+        qxl_spice_destroy_primary(d, 0);
     }
     d->mode = QXL_MODE_NATIVE;
     d->cmdflags = 0;
     d->primary = s;
-    qxl_spice_create_primary(d, async, loadvm);
+    qxl_primary_to_spice(d, async, loadvm);
     return async;
 }
 
@@ -252,12 +251,8 @@ void qxl_destroy_primary(PCIQXLDevice *d, bool async)
 {
     trace_qxl_primary_destroy(d->id, async);
     d->mode = QXL_MODE_UNDEFINED;
-    if (async) {
-        spice_qxl_destroy_primary_surface_async(&d->sin, 0,
-            qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_DESTROY_PRIMARY_ASYNC));
-    } else {
-        spice_qxl_destroy_primary_surface(&d->sin, 0);
-    }
+    qxl_spice_destroy_primary(d, async ? qxl_cookie(d, QXL_COOKIE_IO,
+                                   QXL_IO_DESTROY_PRIMARY_ASYNC) : 0);
     qxl_cursor_reset(d);
 }
 
@@ -302,7 +297,7 @@ bool qxl_set_mode(PCIQXLDevice *d, uint32_t index, bool loadvm)
     d->rom_mode = index;
     d->rom->mode = cpu_to_le32(index);
     qxl_rom_set_dirty(d);
-    qxl_spice_create_primary(d, false, loadvm);
+    qxl_primary_to_spice(d, false, loadvm);
     return true;
 }
 
@@ -314,7 +309,7 @@ void qxl_enter_vga_mode(PCIQXLDevice *d)
         return;
     }
     trace_qxl_vga_mode(d->id, true);
-    spice_qxl_driver_unload(&d->sin);
+    qxl_spice_driver_unload(d);
     vga_dirty_log_start(&d->vga);
     qatomic_set(&d->mode, QXL_MODE_VGA);
     d->vga.hw_ops->invalidate(&d->vga);

@@ -219,9 +219,7 @@ void qxl_hard_reset(PCIQXLDevice *d, bool loadvm)
         qxl_exit_vga_mode(d);
     }
     qxl_cursor_reset(d);
-    spice_qxl_reset_image_cache(&d->sin);
-    spice_qxl_reset_cursor(&d->sin);
-    spice_qxl_destroy_surfaces(&d->sin);
+    qxl_spice_reset(d);
     qxl_track_reset(d);
     d->mode = QXL_MODE_UNDEFINED;
     qxl_memslots_reset(d);
@@ -427,7 +425,7 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
      */
     if (qemu_console_fill_device_address(d->con, dev_addr, sizeof(dev_addr),
                                          NULL)) {
-        spice_qxl_set_device_info(&d->sin, dev_addr, 0, d->max_outputs);
+        qxl_spice_set_device_info(d, dev_addr);
     }
 
     d->vmstate_change = qemu_add_vm_change_state_handler(qxl_vm_state_change,

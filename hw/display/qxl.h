@@ -220,9 +220,34 @@ void qxl_ring_init(PCIQXLDevice *d);
 extern const MemoryRegionOps qxl_io_ops;
 void qxl_async_complete_io(PCIQXLDevice *d, uint32_t io);
 
-/* qxl-spice.c */
+/*
+ * qxl-spice.c: the binding.  Calls out to spice-server's worker; a
+ * @cookie of 0 means synchronous, else it comes from qxl_cookie() and the
+ * request completes through async_complete.
+ */
 extern const QXLInterface qxl_interface;
 uint64_t qxl_cookie(PCIQXLDevice *d, QXLCookieKind kind, uint32_t io);
+void qxl_spice_wakeup(PCIQXLDevice *d);
+void qxl_spice_oom(PCIQXLDevice *d);
+void qxl_spice_reset(PCIQXLDevice *d);
+void qxl_spice_update_area(PCIQXLDevice *d, uint32_t surface_id,
+                           QXLRect *area, bool clear_dirty, uint64_t cookie);
+void qxl_spice_add_memslot(PCIQXLDevice *d, QXLDevMemSlot *slot,
+                           uint64_t cookie);
+void qxl_spice_del_memslot(PCIQXLDevice *d, uint32_t slot_id);
+void qxl_spice_reset_memslots(PCIQXLDevice *d);
+void qxl_spice_create_primary(PCIQXLDevice *d, QXLDevSurfaceCreate *s,
+                              uint64_t cookie);
+void qxl_spice_destroy_primary(PCIQXLDevice *d, uint64_t cookie);
+void qxl_spice_destroy_surface(PCIQXLDevice *d, uint32_t id, uint64_t cookie);
+void qxl_spice_destroy_surfaces(PCIQXLDevice *d, uint64_t cookie);
+void qxl_spice_flush_surfaces(PCIQXLDevice *d, uint64_t cookie);
+void qxl_spice_loadvm_commands(PCIQXLDevice *d, QXLCommandExt *cmds,
+                               uint32_t n);
+void qxl_spice_monitors_config(PCIQXLDevice *d, QXLPHYSICAL phys,
+                               uint64_t cookie);
+void qxl_spice_driver_unload(PCIQXLDevice *d);
+void qxl_spice_set_device_info(PCIQXLDevice *d, const char *address);
 
 /* qxl-surface.c */
 bool qxl_check_surface_format(uint32_t format, uint32_t width,
