@@ -40,6 +40,10 @@
 #include "ui/spice-display.h"
 #include "trace.h"
 
+#if !SPICE_HAS_ATTACHED_WORKER
+#error "the SPICE display export needs spice-server 0.15 or later"
+#endif
+
 /* Largest surface we export; SPICE does its size maths in 32 bits. */
 #define SPICE_FB_MAX_BYTES  (256 * MiB)
 /* Largest cursor we forward; QEMU's own cursors stop at 512x512 too. */
@@ -689,8 +693,8 @@ static int fbd_client_monitors_config(QXLInstance *qxl,
                                       VDAgentMonitorsConfig *mc)
 {
     SpiceFbDisplay *d = container_of(qxl, SpiceFbDisplay, qxl);
+    unsigned int head = qxl->id;    /* clients number monitors by channel */
     QemuUIInfo info;
-    int head = qxl->id;     /* the client numbers monitors by channel id */
 
     if (!dpy_ui_info_supported(d->con)) {
         return 0;
@@ -701,14 +705,14 @@ static int fbd_client_monitors_config(QXLInstance *qxl,
     info = *dpy_get_ui_info(d->con);
     info.width = mc->monitors[head].width;
     info.height = mc->monitors[head].height;
-#if SPICE_SERVER_VERSION >= 0x000e04 /* 0.14.4 */
     if (mc->flags & VD_AGENT_CONFIG_MONITORS_FLAG_PHYSICAL_SIZE) {
-        VDAgentMonitorMM *mm = (void *)&mc->monitors[mc->num_of_monitors];
+        /* Sizes in mm follow the monitors, one per monitor, same order. */
+        const VDAgentMonitorMM *phys =
+            (const VDAgentMonitorMM *)(mc->monitors + mc->num_of_monitors);
 
-        info.width_mm = mm[head].width;
-        info.height_mm = mm[head].height;
+        info.width_mm = phys[head].width;
+        info.height_mm = phys[head].height;
     }
-#endif
     trace_qemu_spice_ui_info(qxl->id, info.width, info.height);
     dpy_set_ui_info(d->con, &info, false);
     return 1;
