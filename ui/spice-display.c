@@ -406,6 +406,10 @@ static void fb_refresh(DisplayChangeListener *dcl)
     SpiceFbExport *fb = container_of(dcl, SpiceFbExport, dcl);
     bool busy;
 
+    if (!fb->started) {
+        /* Leave the device alone (a QXL device in native mode, say). */
+        return;
+    }
     graphic_hw_update(dcl->con);
 
     WITH_QEMU_LOCK_GUARD(&fb->lock) {
@@ -490,6 +494,7 @@ SpiceFbExport *spice_fb_export_new(QemuConsole *con, QXLInstance *qxl)
     fb->dcl.ops = &fb_dcl_ops;
     fb->dcl.con = con;
     fb->mouse_on = true;
+    fb->dcl.update_interval = GUI_REFRESH_INTERVAL_IDLE;   /* until started */
     /* Calls fb_gfx_switch (and maybe fb_cursor_define) right away. */
     register_displaychangelistener(&fb->dcl);
     return fb;
@@ -500,8 +505,8 @@ void spice_fb_export_free(SpiceFbExport *fb)
     if (!fb) {
         return;
     }
-    unregister_displaychangelistener(&fb->dcl);
     spice_fb_export_stop(fb);
+    unregister_displaychangelistener(&fb->dcl);
     g_clear_pointer(&fb->linebuf, pixman_image_unref);
     cursor_unref(fb->cursor);
     qemu_mutex_destroy(&fb->lock);
@@ -514,6 +519,7 @@ void spice_fb_export_start(SpiceFbExport *fb)
         return;
     }
     fb->started = true;
+    update_displaychangelistener(&fb->dcl, GUI_REFRESH_INTERVAL_DEFAULT);
     if (fb->ds) {
         fb_export(fb);
     }
@@ -526,6 +532,7 @@ void spice_fb_export_stop(SpiceFbExport *fb)
     }
     fb_unexport(fb);
     fb->started = false;
+    update_displaychangelistener(&fb->dcl, GUI_REFRESH_INTERVAL_IDLE);
 }
 
 bool spice_fb_export_is_started(SpiceFbExport *fb)
