@@ -3,26 +3,19 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Two parts:
+ * SpiceFbExport (API in include/ui/spice-display.h) follows a console
+ * through a DisplayChangeListener and keeps SPICE primary surface 0 in step
+ * with it: rows the console reports dirty are compared with a mirror of
+ * what SPICE has, and only the columns that really differ are sent, as
+ * QXL_DRAW_COPY commands.  qemu_spice_display_init() gives every graphic
+ * console without a QXL device a QXLInstance fed by such an export.
  *
- *  - SpiceFbExport (see include/ui/spice-display.h): follows one console
- *    through a DisplayChangeListener and turns what changed on it into
- *    QXL_DRAW_COPY commands on SPICE primary surface 0.  The console's own
- *    dirty tracking says which rows may have changed; each of those rows is
- *    compared with a mirror of what SPICE already has, so only the columns
- *    that really differ are copied and sent.
- *
- *  - qemu_spice_display_init(): every graphic console without a QXL device
- *    gets a QXLInstance of its own whose commands come from an export.
- *
- * Threads:
- *  - main loop, with the BQL: the DisplayChangeListener callbacks,
- *    spice_fb_export_new/free/start/stop, qemu_spice_display_init and the
- *    QXLInterface callbacks get_init_info and client_monitors_config;
- *  - spice-server's display worker, without the BQL: the other QXLInterface
- *    callbacks, and through them spice_fb_export_get_command,
- *    spice_fb_export_get_cursor_command and spice_fb_export_release.
- *  They share only the command queues and the stats, under SpiceFbExport.lock.
+ * Threads: the DisplayChangeListener callbacks, spice_fb_export_new/free/
+ * start/stop, qemu_spice_display_init, get_init_info and
+ * client_monitors_config run in the main loop with the BQL.  The other
+ * QXLInterface callbacks, and so spice_fb_export_get_command,
+ * get_cursor_command and release, run in spice-server's display worker
+ * without it.  The two share only the queues and stats, under fb->lock.
  */
 
 #include "qemu/osdep.h"
@@ -574,9 +567,8 @@ bool spice_fb_export_get_cursor_command(SpiceFbExport *fb, QXLCommandExt *ext)
 void spice_fb_export_release(SpiceFbExport *fb, QXLReleaseInfoExt release)
 {
     /*
-     * Every command this export makes is one allocation whose address is
-     * its release id, so this needs nothing from @fb (which may even be
-     * gone: spice-server releases what it holds whenever it likes).
+     * Each command we make is one allocation, its address the release id:
+     * nothing of @fb is needed, which may be gone by now.
      */
     if (release.group_id != MEMSLOT_GROUP_HOST || !release.info) {
         return;
