@@ -1,8 +1,9 @@
 #!/bin/bash
 # Build the small demo/test guest from Debian packages only:
 #   - Debian's linux-image-amd64 kernel, booted uncompressed (vmlinux, PVH)
-#   - an initramfs: busybox-static, the qxl DRM driver and virtio-serial
-#     modules with their dependencies, our init script and a drawn banner.
+#   - an initramfs: busybox-static, the qxl and bochs (std VGA) DRM drivers
+#     and the virtio-serial modules with their dependencies, our init script
+#     and a drawn banner.
 #
 #   scripts/build-guest.sh OUT_LINK
 #
@@ -60,7 +61,7 @@ chmod 755 "$root/init"
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 
 # Module closure of what the guest loads, from modules.dep.
-modules="qxl virtio_pci virtio_console uio_pci_generic"
+modules="qxl bochs virtio_pci virtio_console uio_pci_generic"
 mdir=kpkg/lib/modules/$kver
 /usr/bin/python3 - "$mdir" "$root/lib/modules/$kver" $modules <<'PY'
 import os, shutil, sys

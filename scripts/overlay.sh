@@ -20,7 +20,8 @@ OVERLAY_DIRS="hw include ui chardev audio tests/qtest contrib"
 
 # Stock QEMU files that our files replace outright.  Listed for the record and
 # for the check below; the replacement itself is done by linking ours over them.
-REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c"
+REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
+          ui/spice-display.c include/ui/spice-display.h"
 
 # ---- build-file edits -----------------------------------------------------
 #   "FILE|ANCHOR LINE|LINE TO INSERT AFTER IT"
@@ -28,6 +29,9 @@ REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c"
 #   "FILE|<<OUR FILE|"   (appends our file's lines to FILE)
 # Lines are matched whole.
 EDITS=(
+    # Trace events of our ui/spice-display.c (framebuffer export).
+    'ui/trace-events|# spice-display.c|spice_fb_refresh_idle(int qid) "%d"'
+    'ui/trace-events|# spice-display.c|spice_fb_draw(int qid, int x, int y, int w, int h) "%d +%d+%d %dx%d"'
     # Our qtests (listed in tests/qtest/spice-stack/meson.build) join QEMU's.
     "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
     # Our QXL device's files instead of stock's qxl.c, qxl-logger.c and

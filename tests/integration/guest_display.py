@@ -1,5 +1,6 @@
 """Shared steps of the real-guest tests: boot the guest, connect a SPICE
 client, and compare what the client shows with the banner the guest drew."""
+import contextlib
 import os
 
 import pattern
@@ -27,16 +28,20 @@ def banner_mismatches(client, cid):
     return bad
 
 
-def boot_and_capture(ctx, name, device_args, cid=0, timeout=60):
+@contextlib.contextmanager
+def guest_showing_banner(ctx, name, device_args, cid=0, timeout=60,
+                         bound="GUEST: qxl bound"):
     """Boot the guest, wait for its banner on display channel `cid` of a real
-    SPICE client, save the client's picture as capture.png; returns the VM's
-    serial log."""
+    SPICE client (`bound` must be in the guest's log: its display driver
+    bound), save the client's picture as capture.png; yields (vm, client)
+    with both still running."""
     with VM(ctx, name, device_args) as vm:
         client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
         try:
             vm.wait_serial("GUEST: ready", timeout, pump=client.pump)
-            assert "GUEST: qxl bound" in vm.serial_text, \
-                "the guest's qxl driver did not bind; see %s/serial.log" % vm.logdir
+            assert bound in vm.serial_text, \
+                "no %r: the guest's display driver did not bind; see %s/serial.log" \
+                % (bound, vm.logdir)
             assert "GUEST: banner drawn" in vm.serial_text, \
                 "the guest did not draw its banner; see %s/serial.log" % vm.logdir
             try:
@@ -47,6 +52,14 @@ def boot_and_capture(ctx, name, device_args, cid=0, timeout=60):
                     client.save_png(cid, os.path.join(vm.logdir, "capture.png"))
             bad = banner_mismatches(client, cid)
             assert not bad, "client picture differs: " + "; ".join(bad[:5])
-            return vm.serial_text, client
+            yield vm, client
         finally:
             client.disconnect()
+
+
+def boot_and_capture(ctx, name, device_args, cid=0, timeout=60,
+                     bound="GUEST: qxl bound"):
+    """guest_showing_banner, then stop; returns the VM's serial log and the
+    client."""
+    with guest_showing_banner(ctx, name, device_args, cid, timeout, bound) as (vm, client):
+        return vm.serial_text, client
