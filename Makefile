@@ -17,7 +17,6 @@ NINJA := ninja
 export CCACHE_BASEDIR := $(BUILD)
 export CCACHE_NOHASHDIR := 1
 
-# TEMP (branch fb): no QXL device to test while it is off.
 QTESTS := qxl-test
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
