@@ -21,14 +21,16 @@ static uint16_t qxl_max_heads(PCIQXLDevice *d)
 }
 
 /*
- * The guest checks this CRC before trusting the config: Linux computes
- * crc32_le(~0, data), which is zlib's crc32 of the data, inverted.
+ * The guest checks this CRC before trusting the config.  It is the guest
+ * kernel's crc32(0xffffffff, ...), which in zlib's terms is seeded and
+ * finished with the inverse.
  */
 static void qxl_rom_client_monitors_crc(PCIQXLDevice *d)
 {
     QXLRom *rom = d->rom;
-    uint32_t crc = ~crc32(0, (const Bytef *)&rom->client_monitors_config,
-                          sizeof(rom->client_monitors_config));
+    uint32_t crc = crc32(0xffffffff,
+                         (const Bytef *)&rom->client_monitors_config,
+                         sizeof(rom->client_monitors_config)) ^ 0xffffffff;
 
     rom->client_monitors_config_crc = cpu_to_le32(crc);
 }

@@ -30,12 +30,12 @@ def banner_mismatches(client, cid):
 
 @contextlib.contextmanager
 def guest_showing_banner(ctx, name, device_args, cid=0, timeout=60,
-                         bound="GUEST: qxl bound"):
+                         bound="GUEST: qxl bound", append=""):
     """Boot the guest, wait for its banner on display channel `cid` of a real
     SPICE client (`bound` must be in the guest's log: its display driver
     bound), save the client's picture as capture.png; yields (vm, client)
     with both still running."""
-    with VM(ctx, name, device_args) as vm:
+    with VM(ctx, name, device_args, append=append) as vm:
         client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
         try:
             vm.wait_serial("GUEST: ready", timeout, pump=client.pump)
@@ -58,8 +58,9 @@ def guest_showing_banner(ctx, name, device_args, cid=0, timeout=60,
 
 
 def boot_and_capture(ctx, name, device_args, cid=0, timeout=60,
-                     bound="GUEST: qxl bound"):
+                     bound="GUEST: qxl bound", append=""):
     """guest_showing_banner, then stop; returns the VM's serial log and the
     client."""
-    with guest_showing_banner(ctx, name, device_args, cid, timeout, bound) as (vm, client):
+    with guest_showing_banner(ctx, name, device_args, cid, timeout, bound,
+                              append) as (vm, client):
         return vm.serial_text, client

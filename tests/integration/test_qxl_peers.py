@@ -16,7 +16,8 @@ def test_qxl_secondary_head(ctx):
     drawn on the second framebuffer reaches display channel 1."""
     serial, client = boot_and_capture(
         ctx, "test_qxl_secondary_head",
-        ["-vga", "qxl", "-device", "qxl"] + AGENT_ARGS, cid=1)
+        ["-vga", "qxl", "-device", "qxl"] + AGENT_ARGS, cid=1,
+        append="fbcon=map:01")
     bound = [l for l in serial.splitlines() if "GUEST: qxl bound" in l]
     assert len(bound) == 2, "qxl bound to %d devices: %s" % (len(bound), bound)
 
@@ -63,17 +64,34 @@ def test_qxl_screendump_without_spice(ctx):
 test_qxl_screendump_without_spice.timeout = 150
 
 
+def _octal(data):
+    return "".join("\\%03o" % b for b in data)
+
+
+# VDIChunkHeader (client port, 28 bytes) + VDAgentMessage (protocol 1,
+# ANNOUNCE_CAPABILITIES, 8 bytes) + {request 0, caps: mouse state,
+# monitors config, reply}.
+ANNOUNCE_AGENT = _octal(struct.pack("<II", 1, 28) +
+                        struct.pack("<IIQI", 1, 6, 0, 8) +
+                        struct.pack("<II", 0, 0x7))
+
+
 def test_qxl_client_monitors_config_reaches_guest(ctx):
     """A monitors config sent by the SPICE client reaches the guest's qxl
     driver through the device (ROM + interrupt): its preferred mode becomes
     the size the client asked for."""
     name = "test_qxl_client_monitors_config_reaches_guest"
-    with VM(ctx, name, ["-vga", "qxl"]) as vm:
+    with VM(ctx, name, ["-vga", "qxl"] + AGENT_ARGS) as vm:
         client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
         try:
             vm.wait_serial("GUEST: ready", 90, pump=client.pump)
-            client.wait_for(lambda: client.main is not None and 0 in client.primaries,
-                            30, "the main channel and display 0")
+            # spice-gtk sends monitors configs only with an agent: a stand-in
+            # announces itself and keeps the port open.
+            vm.shell("(printf '%s'; sleep 1000000) > "
+                     "/dev/virtio-ports/com.redhat.spice.0 &" % ANNOUNCE_AGENT)
+            client.wait_for(lambda: client.main is not None and 0 in client.primaries
+                            and client.agent_connected,
+                            30, "the main channel, display 0 and the agent")
             client.pump(1.0)
             client.main.update_display_enabled(0, True, False)
             client.main.update_display(0, 0, 0, 800, 600, False)

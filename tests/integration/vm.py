@@ -73,7 +73,7 @@ class VM:
                        "zlib-glz-wan-compression=never,streaming-video=off")
 
     def __init__(self, ctx, name, extra_args, spice=True, memory="512M",
-                 spice_port=None, spice_opts=TEST_SPICE_OPTS):
+                 spice_port=None, spice_opts=TEST_SPICE_OPTS, append=""):
         self.ctx = ctx
         self.logdir = ctx.logdir(name)
         self.spice_port = (spice_port or free_tcp_port()) if spice else None
@@ -88,7 +88,7 @@ class VM:
             "-machine", "q35", "-m", memory, "-smp", "1", "-nodefaults",
             "-kernel", os.path.join(guest, "vmlinux"),
             "-initrd", os.path.join(guest, "initrd.gz"),
-            "-append", "console=ttyS0 quiet consoleblank=0",
+            "-append", "console=ttyS0 quiet consoleblank=0 " + append,
             "-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % self.serial_path,
             "-serial", "chardev:ser0",
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
