@@ -7,6 +7,7 @@
 
 #include "qemu/osdep.h"
 #include <glib/gstdio.h>
+#include "qemu/host-utils.h"
 #include "qxl-driver.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
@@ -16,39 +17,45 @@
 #define PIIX3_DEVFN     QPCI_DEVFN(1, 0)
 #define PIIX3_PIRQRC    0x60
 
+typedef struct QXLTestCase {
+    char *subprocess_path;
+    void (*fn)(void);
+} QXLTestCase;
+
 static void qxl_subprocess_run(gconstpointer data)
 {
-    void (*fn)(void) = data;
-    g_autofree char *path = g_strdup_printf("%s/subprocess",
-                                            g_test_get_path());
+    const QXLTestCase *tc = data;
 
-    if (g_test_subprocess()) {
-        fn();
-        return;
-    }
-    g_test_trap_subprocess(path, QXL_TEST_TIMEOUT_US,
-                           G_TEST_SUBPROCESS_INHERIT_STDOUT |
+    /*
+     * The child's stdout (its own TAP lines) stays out of ours; its stderr
+     * carries the driver's diagnostics and QEMU's messages.
+     */
+    g_test_trap_subprocess(tc->subprocess_path, QXL_TEST_TIMEOUT_US,
                            G_TEST_SUBPROCESS_INHERIT_STDERR);
     g_test_trap_assert_passed();
 }
 
 static void qxl_subprocess_body(gconstpointer data)
 {
-    void (*fn)(void) = data;
+    const QXLTestCase *tc = data;
 
-    fn();
+    tc->fn();
 }
 
 void qxl_test_add(const char *path, void (*fn)(void))
 {
+    QXLTestCase *tc = g_new0(QXLTestCase, 1);
     g_autofree char *sub = g_strdup_printf("%s/subprocess", path);
 
     /*
      * GLib skips paths containing "/subprocess" in a normal run; the
-     * wrapper runs the body there with a time limit.
+     * wrapper runs the body there with a time limit.  tc lives as long
+     * as the test binary.  qtest_add_data_func() prefixes the arch.
      */
-    qtest_add_data_func(path, fn, qxl_subprocess_run);
-    qtest_add_data_func(sub, fn, qxl_subprocess_body);
+    tc->subprocess_path = g_strdup_printf("/%s%s", qtest_get_arch(), sub);
+    tc->fn = fn;
+    qtest_add_data_func(path, tc, qxl_subprocess_run);
+    qtest_add_data_func(sub, tc, qxl_subprocess_body);
 }
 
 /* Size of a BAR as the guest probes it; 0 if the BAR is not implemented. */
@@ -169,7 +176,7 @@ void qxl_stop(QXLDev *q)
     g_free(q);
 }
 
-/* ---- memory ---------------------------------------------------------- */
+/* ---- memory ------------------------------------------------------------- */
 
 void qxl_rom_read(QXLDev *q, uint32_t off, void *buf, size_t len)
 {
@@ -240,7 +247,7 @@ uint32_t qxl_alloc(QXLDev *q, uint32_t size)
     return off;
 }
 
-/* ---- ports and interrupts -------------------------------------------- */
+/* ---- ports and interrupts ----------------------------------------------- */
 
 void qxl_io(QXLDev *q, uint8_t port, uint8_t val)
 {
@@ -282,7 +289,7 @@ bool qxl_irq_line(QXLDev *q)
     return qtest_get_irq(q->qts, QXL_TEST_IRQ);
 }
 
-/* ---- memslots, primary ------------------------------------------------ */
+/* ---- memslots, primary -------------------------------------------------- */
 
 void qxl_memslot_add(QXLDev *q, uint8_t slot, uint64_t start, uint64_t end)
 {
@@ -490,7 +497,7 @@ void qxl_push(QXLDev *q, QXLRingKind ring, uint32_t type, uint64_t phys)
             break;
         }
         if (g_get_monotonic_time() > end) {
-            g_test_message("%s ring stays full (prod %u cons %u)",
+            g_printerr("%s ring stays full (prod %u cons %u)\n",
                            ring == QXL_RING_CMD ? "command" : "cursor",
                            prod, cons);
             g_assert_not_reached();
@@ -633,7 +640,7 @@ void qxl_assert_draws(QXLDev *q)
 void qxl_assert_guest_bug(QXLDev *q)
 {
     if (!qxl_wait_error(q)) {
-        g_test_message("no QXL_INTERRUPT_ERROR within %d s (int_pending 0x%x)",
+        g_printerr("no QXL_INTERRUPT_ERROR within %d s (int_pending 0x%x)\n",
                        (int)(QXL_WAIT_US / G_USEC_PER_SEC),
                        qxl_int_pending(q));
         g_test_fail();

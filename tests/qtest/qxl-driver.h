@@ -143,8 +143,10 @@ uint32_t qxl_new_cursor_shape(QXLDev *q, uint16_t width, uint16_t height,
 uint32_t qxl_new_cursor_set(QXLDev *q, uint32_t shape_off);
 uint32_t qxl_new_cursor_move(QXLDev *q, int16_t x, int16_t y);
 
-/* Rings.  qxl_push() follows the ring protocol: wait for space, store the
- * command, bump prod, notify only when prod hits notify_on_prod. */
+/*
+ * Rings.  qxl_push() follows the ring protocol: wait for space, store the
+ * command, bump prod, notify only when prod hits notify_on_prod.
+ */
 void qxl_push(QXLDev *q, QXLRingKind ring, uint32_t type, uint64_t phys);
 void qxl_push_draw(QXLDev *q, uint32_t drawable_off);
 bool qxl_wait_ring_empty(QXLDev *q, QXLRingKind ring);

@@ -93,7 +93,7 @@ static void test_release_info_bad_slot(void)
     detected_and_recovers(q);
 }
 
-/* ---- CVE-2022-4144: offset valid, offset + size not -------------------- */
+/* ---- CVE-2022-4144: offset valid, offset + size not --------------------- */
 
 static void test_phys_range_drawable(void)
 {
@@ -224,7 +224,7 @@ static void test_chunks_circular_clip(void)
     detected_and_recovers(q);
 }
 
-/* ---- ring indices and sizes are guest memory ----------------------------- */
+/* ---- ring indices and sizes are guest memory ---------------------------- */
 
 static void ring_garbage(QXLRingKind kind)
 {
@@ -274,7 +274,7 @@ static void test_ring_garbage_overfull(void)
     detected_and_recovers(q);
 }
 
-/* ---- surface id == n_surfaces (off by one) ------------------------------- */
+/* ---- surface id == n_surfaces (off by one) ------------------------------ */
 
 static void test_surface_id_update_area(void)
 {
@@ -310,7 +310,7 @@ static void test_surface_id_drawable(void)
     detected_and_recovers(q);
 }
 
-/* ---- update rect ----------------------------------------------------------- */
+/* ---- update rect -------------------------------------------------------- */
 
 static void update_rect(int32_t top, int32_t left, int32_t bottom,
                         int32_t right)
@@ -350,7 +350,7 @@ static void test_draw_rect_huge(void)
     detected_and_recovers(q);
 }
 
-/* ---- primary surface parameters ------------------------------------------ */
+/* ---- primary surface parameters ----------------------------------------- */
 
 static void bad_primary(uint32_t width, uint32_t height, int32_t stride,
                         uint32_t format)
@@ -406,7 +406,7 @@ static void test_surface_stride_too_small(void)
     detected_and_recovers(q);
 }
 
-/* ---- monitors config ------------------------------------------------------- */
+/* ---- monitors config ---------------------------------------------------- */
 
 static void monitors_config(uint16_t count, uint16_t max_allowed)
 {
@@ -440,7 +440,7 @@ static void test_monitors_beyond_64(void)
     monitors_config(65, 0);
 }
 
-/* ---- command type ------------------------------------------------------------ */
+/* ---- command type ------------------------------------------------------- */
 
 static void test_unknown_command_type(void)
 {
@@ -483,7 +483,7 @@ static void test_unknown_draw_type(void)
     detected_and_recovers(q);
 }
 
-/* ---- the ERROR latch ---------------------------------------------------------- */
+/* ---- the ERROR latch ---------------------------------------------------- */
 
 /* After a guest bug only RESET is obeyed, until RESET. */
 static void test_error_latch(void)

@@ -22,7 +22,7 @@
 static const QXLRect rect64 = { .top = 0, .left = 0, .bottom = 64,
                                 .right = 64 };
 
-/* ---- PCI identity and BARs --------------------------------------------- */
+/* ---- PCI identity and BARs ---------------------------------------------- */
 
 static void test_pci_identity(gconstpointer data)
 {
@@ -104,7 +104,7 @@ static void test_invalid_revision(void)
     g_assert_nonnull(strstr(err, "revision"));
 }
 
-/* ---- ROM and RAM layout ------------------------------------------------ */
+/* ---- ROM and RAM layout ------------------------------------------------- */
 
 static void check_layout(const char *device, uint32_t ram, uint32_t vgamem,
                          uint32_t surfaces)
@@ -156,7 +156,7 @@ static void test_layout(void)
     check_layout("qxl-vga,vgamem_mb=12", 64 * MiB, 16 * MiB, 1024);
 }
 
-/* ---- modes table ------------------------------------------------------- */
+/* ---- modes table -------------------------------------------------------- */
 
 static void check_modes(uint32_t vgamem_mb, uint32_t expected)
 {
@@ -224,7 +224,7 @@ static void test_properties(void)
                 32 * MiB);
 }
 
-/* ---- interrupts -------------------------------------------------------- */
+/* ---- interrupts --------------------------------------------------------- */
 
 static void test_irq(void)
 {
@@ -259,7 +259,7 @@ static void test_irq(void)
     qxl_stop(q);
 }
 
-/* ---- memslots ------------------------------------------------------------ */
+/* ---- memslots ----------------------------------------------------------- */
 
 static void test_memslots(void)
 {
@@ -295,7 +295,7 @@ static void test_memslots(void)
     qxl_stop(q);
 }
 
-/* ---- primary surface ------------------------------------------------------ */
+/* ---- primary surface ---------------------------------------------------- */
 
 static void test_primary(void)
 {
@@ -329,7 +329,7 @@ static void test_primary(void)
     qxl_stop(q);
 }
 
-/* ---- rings and releases ---------------------------------------------------- */
+/* ---- rings and releases ------------------------------------------------- */
 
 static bool contains(const uint64_t *ids, int n, uint64_t id)
 {
@@ -466,7 +466,7 @@ static void test_surfaces(void)
     qxl_stop(q);
 }
 
-/* ---- other ports ------------------------------------------------------------ */
+/* ---- other ports -------------------------------------------------------- */
 
 static void test_ports_misc(void)
 {
@@ -534,7 +534,7 @@ static void test_vga_mode_ports(void)
     qxl_stop(q);
 }
 
-/* ---- async I/O --------------------------------------------------------------- */
+/* ---- async I/O ---------------------------------------------------------- */
 
 static void test_async(void)
 {
@@ -608,7 +608,7 @@ static void test_async_one_in_flight(void)
     qxl_stop(q);
 }
 
-/* ---- reset ------------------------------------------------------------------- */
+/* ---- reset -------------------------------------------------------------- */
 
 static void test_reset(void)
 {
@@ -642,7 +642,7 @@ static void test_reset(void)
     qxl_stop(q);
 }
 
-/* ---- monitors config ------------------------------------------------------------ */
+/* ---- monitors config ---------------------------------------------------- */
 
 /* Guest to SPICE: the config is taken and completion signalled. */
 static void test_monitors_config_guest(void)
@@ -699,7 +699,7 @@ static void test_monitors_config_rom(void)
     check_client_monitors_config("qxl,xres=1920,yres=1080", 1, 1920, 1080);
 }
 
-/* ---- migration ------------------------------------------------------------------- */
+/* ---- migration ---------------------------------------------------------- */
 
 static void wait_migration(QTestState *qts)
 {
