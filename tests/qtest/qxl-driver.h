@@ -74,6 +74,8 @@ void qxl_test_add(const char *path, void (*fn)(void));
  */
 QXLDev *qxl_start(const char *device, const char *extra);
 void qxl_stop(QXLDev *q);
+/* Program BARs, enables and INTx routing again after a system reset. */
+void qxl_pci_restore(QXLDev *q);
 /* Path of a file in the per-VM temporary directory (g_free it). */
 char *qxl_tmp_path(QXLDev *q, const char *name);
 

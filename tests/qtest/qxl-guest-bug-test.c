@@ -301,6 +301,21 @@ static void test_surface_id_destroy_port(void)
     detected_and_recovers(q);
 }
 
+/*
+ * A valid secondary surface id: spice-server 0.15 only expects 0 here
+ * and aborts on anything else.
+ */
+static void test_surface_id_destroy_wait_secondary(void)
+{
+    QXLDev *q = start_native();
+
+    qxl_push(q, QXL_RING_CMD, QXL_CMD_SURFACE,
+             qxl_phys(q, qxl_new_surface_create(q, 1, 16, 16)));
+    g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
+    qxl_io(q, QXL_IO_DESTROY_SURFACE_WAIT, 1);
+    survives_and_recovers(q);
+}
+
 static void test_surface_id_drawable(void)
 {
     QXLDev *q = start_native();
@@ -526,6 +541,8 @@ int main(int argc, char **argv)
         { "surface-id/create-cmd", test_surface_id_create_cmd },
         { "surface-id/destroy-port", test_surface_id_destroy_port },
         { "surface-id/drawable", test_surface_id_drawable },
+        { "surface-id/destroy-wait-secondary",
+          test_surface_id_destroy_wait_secondary },
         { "update-rect/inverted", test_update_rect_inverted },
         { "update-rect/negative", test_update_rect_negative },
         { "update-rect/huge", test_update_rect_huge },
