@@ -158,10 +158,11 @@ QXLDev *qxl_start(const char *device, const char *extra)
     g_assert_nonnull(q->dev);
     qpci_device_enable(q->dev);
 
-    q->ram_addr = map_bar(q, QXL_RAM_RANGE_INDEX, &q->ram_size);
-    q->vram_addr = map_bar(q, QXL_VRAM_RANGE_INDEX, &q->vram_size);
+    /* The small BARs first, so that they are mapped whatever BAR 0 is. */
     q->rom_addr = map_bar(q, QXL_ROM_RANGE_INDEX, &q->rom_size);
     map_bar(q, QXL_IO_RANGE_INDEX, &q->io_size);
+    q->ram_addr = map_bar(q, QXL_RAM_RANGE_INDEX, &q->ram_size);
+    q->vram_addr = map_bar(q, QXL_VRAM_RANGE_INDEX, &q->vram_size);
     g_assert(q->rom_addr);
     g_assert(q->io_size);
 
