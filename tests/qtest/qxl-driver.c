@@ -173,6 +173,15 @@ QXLDev *qxl_start(const char *device, const char *extra)
     return q;
 }
 
+QXLDev *qxl_start_native(const char *device)
+{
+    QXLDev *q = qxl_start(device, NULL);
+
+    qxl_setup(q);
+    qxl_create_primary(q, 64, 64);
+    return q;
+}
+
 char *qxl_tmp_path(QXLDev *q, const char *name)
 {
     return g_build_filename(q->tmpdir, name, NULL);
@@ -364,6 +373,14 @@ uint32_t qxl_primary_pixel(QXLDev *q, uint32_t x, uint32_t y, uint32_t stride)
 
 /* ---- guest objects ------------------------------------------------------ */
 
+/* Store a host-built guest object at @off of BAR 0; returns @off. */
+static uint32_t put_object(QXLDev *q, uint32_t off, const void *obj,
+                           size_t len)
+{
+    qxl_bar0_write(q, off, obj, len);
+    return off;
+}
+
 uint64_t qxl_release_id(uint32_t off)
 {
     return QXL_RELEASE_TAG | off;
@@ -392,8 +409,7 @@ uint32_t qxl_new_fill(QXLDev *q, uint32_t surface_id, const QXLRect *r,
         .u.fill.rop_descriptor = SPICE_ROPD_OP_PUT,
     };
 
-    qxl_bar0_write(q, off, &d, sizeof(d));
-    return off;
+    return put_object(q, off, &d, sizeof(d));
 }
 
 uint32_t qxl_new_surface_create(QXLDev *q, uint32_t surface_id,
@@ -414,8 +430,7 @@ uint32_t qxl_new_surface_create(QXLDev *q, uint32_t surface_id,
         },
     };
 
-    qxl_bar0_write(q, off, &c, sizeof(c));
-    return off;
+    return put_object(q, off, &c, sizeof(c));
 }
 
 uint32_t qxl_new_surface_destroy(QXLDev *q, uint32_t surface_id)
@@ -427,8 +442,7 @@ uint32_t qxl_new_surface_destroy(QXLDev *q, uint32_t surface_id)
         .type = QXL_SURFACE_CMD_DESTROY,
     };
 
-    qxl_bar0_write(q, off, &c, sizeof(c));
-    return off;
+    return put_object(q, off, &c, sizeof(c));
 }
 
 uint32_t qxl_new_cursor_shape(QXLDev *q, uint16_t width, uint16_t height,
@@ -446,8 +460,7 @@ uint32_t qxl_new_cursor_shape(QXLDev *q, uint16_t width, uint16_t height,
         .chunk.data_size = data_size,
     };
 
-    qxl_bar0_write(q, off, &c, sizeof(c));
-    return off;
+    return put_object(q, off, &c, sizeof(c));
 }
 
 uint32_t qxl_new_cursor_set(QXLDev *q, uint32_t shape_off)
@@ -460,8 +473,7 @@ uint32_t qxl_new_cursor_set(QXLDev *q, uint32_t shape_off)
         .u.set.shape = qxl_phys(q, shape_off),
     };
 
-    qxl_bar0_write(q, off, &c, sizeof(c));
-    return off;
+    return put_object(q, off, &c, sizeof(c));
 }
 
 uint32_t qxl_new_cursor_move(QXLDev *q, int16_t x, int16_t y)
@@ -473,8 +485,24 @@ uint32_t qxl_new_cursor_move(QXLDev *q, int16_t x, int16_t y)
         .u.position = { x, y },
     };
 
-    qxl_bar0_write(q, off, &c, sizeof(c));
-    return off;
+    return put_object(q, off, &c, sizeof(c));
+}
+
+uint32_t qxl_new_monitors_config(QXLDev *q, uint16_t count,
+                                 uint16_t max_allowed)
+{
+    uint32_t off = qxl_alloc(q, sizeof(QXLMonitorsConfig) +
+                             count * sizeof(QXLHead));
+    QXLMonitorsConfig mc = { .count = count, .max_allowed = max_allowed };
+    uint32_t i;
+
+    for (i = 0; i < count; i++) {
+        QXLHead h = { .id = i, .width = 64, .height = 64, .x = 64 * i };
+
+        qxl_bar0_write(q, off + sizeof(mc) + i * sizeof(h), &h, sizeof(h));
+    }
+    QXL_RAM_SET_Q(q, monitors_config, qxl_phys(q, off));
+    return put_object(q, off, &mc, sizeof(mc));
 }
 
 /* ---- rings -------------------------------------------------------------- */
@@ -603,10 +631,15 @@ int qxl_collect_releases(QXLDev *q, uint64_t *ids, int max, int want)
     return n;
 }
 
-void qxl_update_area(QXLDev *q, uint32_t surface_id, const QXLRect *r)
+void qxl_set_update_area(QXLDev *q, uint32_t surface_id, const QXLRect *r)
 {
     qxl_bar0_write(q, QXL_RAM_OFF(q, update_area), r, sizeof(*r));
     QXL_RAM_SET_L(q, update_surface, surface_id);
+}
+
+void qxl_update_area(QXLDev *q, uint32_t surface_id, const QXLRect *r)
+{
+    qxl_set_update_area(q, surface_id, r);
     qxl_io(q, QXL_IO_UPDATE_AREA, 0);
 }
 

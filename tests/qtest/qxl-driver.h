@@ -73,6 +73,8 @@ void qxl_test_add(const char *path, void (*fn)(void));
  * The PCI device is found, enabled, its BARs mapped and INTx routed.
  */
 QXLDev *qxl_start(const char *device, const char *extra);
+/* qxl_start(), qxl_setup() and a 64x64 primary: NATIVE mode, ready to draw. */
+QXLDev *qxl_start_native(const char *device);
 void qxl_stop(QXLDev *q);
 /* Program BARs, enables and INTx routing again after a system reset. */
 void qxl_pci_restore(QXLDev *q);
@@ -165,6 +167,15 @@ int qxl_collect_releases(QXLDev *q, uint64_t *ids, int max, int want);
 /* Pop one ring entry and walk its chain; returns the chain length. */
 int qxl_pop_release(QXLDev *q, uint64_t *ids, int max);
 
+/*
+ * @count heads of 64x64 side by side, made the RAM header's
+ * monitors_config (for MONITORS_CONFIG_ASYNC).
+ */
+uint32_t qxl_new_monitors_config(QXLDev *q, uint16_t count,
+                                 uint16_t max_allowed);
+
+/* Set the RAM header's update_area and update_surface. */
+void qxl_set_update_area(QXLDev *q, uint32_t surface_id, const QXLRect *r);
 /* Synchronous UPDATE_AREA of a rect of @surface_id. */
 void qxl_update_area(QXLDev *q, uint32_t surface_id, const QXLRect *r);
 

@@ -30,11 +30,8 @@ static QXLDev *start_native(void)
 {
     g_autofree char *dev = g_strdup_printf("qxl-vga,surfaces=%d,max_outputs=1",
                                            SURFACES);
-    QXLDev *q = qxl_start(dev, NULL);
 
-    qxl_setup(q);
-    qxl_create_primary(q, 64, 64);
-    return q;
+    return qxl_start_native(dev);
 }
 
 /* The bug is detectable: ERROR, still running, RESET recovers. */
@@ -426,19 +423,8 @@ static void test_surface_stride_too_small(void)
 static void monitors_config(uint16_t count, uint16_t max_allowed)
 {
     QXLDev *q = start_native();
-    uint32_t mc = qxl_alloc(q, sizeof(QXLMonitorsConfig) +
-                            count * sizeof(QXLHead));
-    uint32_t i;
 
-    qxl_bar0_writel(q, mc, count | (max_allowed << 16));
-    for (i = 0; i < count; i++) {
-        uint32_t h = mc + sizeof(QXLMonitorsConfig) + i * sizeof(QXLHead);
-
-        qxl_bar0_writel(q, h + offsetof(QXLHead, id), i);
-        qxl_bar0_writel(q, h + offsetof(QXLHead, width), 64);
-        qxl_bar0_writel(q, h + offsetof(QXLHead, height), 64);
-    }
-    QXL_RAM_SET_Q(q, monitors_config, qxl_phys(q, mc));
+    qxl_new_monitors_config(q, count, max_allowed);
     qxl_io(q, QXL_IO_MONITORS_CONFIG_ASYNC, 0);
     detected_and_recovers(q);
 }

@@ -346,12 +346,10 @@ static bool contains(const uint64_t *ids, int n, uint64_t id)
 
 static void test_cmd_ring(void)
 {
-    QXLDev *q = qxl_start("qxl-vga", NULL);
+    QXLDev *q = qxl_start_native("qxl-vga");
     uint64_t expect[5], ids[64];
     int i, n;
 
-    qxl_setup(q);
-    qxl_create_primary(q, 64, 64);
     /* Ask for DISPLAY once the device has consumed three commands. */
     QXL_RAM_SET_L(q, cmd_ring.notify_on_cons, 3);
     for (i = 0; i < 5; i++) {
@@ -385,13 +383,11 @@ static void test_cmd_ring(void)
  */
 static void test_release_batching(void)
 {
-    QXLDev *q = qxl_start("qxl-vga", NULL);
+    QXLDev *q = qxl_start_native("qxl-vga");
     uint64_t ids[64];
     gint64 end;
     int i, n;
 
-    qxl_setup(q);
-    qxl_create_primary(q, 64, 64);
     for (i = 0; i < 40; i++) {
         qxl_push_draw(q, qxl_new_fill(q, 0, &rect64, i));
     }
@@ -416,13 +412,11 @@ static void test_release_batching(void)
 
 static void test_cursor_ring(void)
 {
-    QXLDev *q = qxl_start("qxl-vga", NULL);
+    QXLDev *q = qxl_start_native("qxl-vga");
     uint32_t move;
     uint64_t ids[8];
     int n;
 
-    qxl_setup(q);
-    qxl_create_primary(q, 64, 64);
     QXL_RAM_SET_L(q, cursor_ring.notify_on_cons, 2);
     qxl_push(q, QXL_RING_CURSOR, QXL_CMD_CURSOR,
              qxl_phys(q, qxl_new_cursor_set(q,
@@ -441,14 +435,12 @@ static void test_cursor_ring(void)
 /* Secondary surfaces: created and destroyed by ring commands. */
 static void test_surfaces(void)
 {
-    QXLDev *q = qxl_start("qxl-vga", NULL);
+    QXLDev *q = qxl_start_native("qxl-vga");
     QXLRect r = { .top = 0, .left = 0, .bottom = 16, .right = 16 };
     uint32_t create, destroy;
     uint64_t ids[8];
     int n;
 
-    qxl_setup(q);
-    qxl_create_primary(q, 64, 64);
     create = qxl_new_surface_create(q, 1, 16, 16);
     qxl_push(q, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(q, create));
     qxl_push_draw(q, qxl_new_fill(q, 1, &r, 0x123456));
@@ -517,10 +509,8 @@ static void test_ports_misc(void)
 /* Revision 3 has no MONITORS_CONFIG_ASYNC. */
 static void test_port_revision_gate(void)
 {
-    QXLDev *q = qxl_start("qxl-vga,revision=3", NULL);
+    QXLDev *q = qxl_start_native("qxl-vga,revision=3");
 
-    qxl_setup(q);
-    qxl_create_primary(q, 64, 64);
     qxl_io(q, QXL_IO_MONITORS_CONFIG_ASYNC, 0);
     qxl_assert_guest_bug(q);
     qxl_assert_draws(q);
@@ -545,14 +535,12 @@ static void test_vga_mode_ports(void)
 static void test_async(void)
 {
     QXLDev *q = qxl_start("qxl-vga", NULL);
-    uint32_t mc;
 
     qxl_setup(q);
     qxl_set_primary(q, 64, 64, 256, SPICE_SURFACE_FMT_32_xRGB);
     g_assert_true(qxl_io_async(q, QXL_IO_CREATE_PRIMARY_ASYNC, 0));
     qxl_push_draw(q, qxl_new_fill(q, 0, &rect64, 0x00ff00));
-    qxl_bar0_write(q, QXL_RAM_OFF(q, update_area), &rect64, sizeof(rect64));
-    QXL_RAM_SET_L(q, update_surface, 0);
+    qxl_set_update_area(q, 0, &rect64);
     g_assert_true(qxl_io_async(q, QXL_IO_UPDATE_AREA_ASYNC, 0));
     g_assert_cmphex(qxl_primary_pixel(q, 63, 63, 256), ==, 0x00ff00);
 
@@ -561,11 +549,7 @@ static void test_async(void)
     g_assert_true(qxl_io_async(q, QXL_IO_MEMSLOT_ADD_ASYNC, 2));
     g_assert_true(qxl_io_async(q, QXL_IO_FLUSH_SURFACES_ASYNC, 0));
 
-    mc = qxl_alloc(q, sizeof(QXLMonitorsConfig) + sizeof(QXLHead));
-    qxl_bar0_writel(q, mc, 1 | (1 << 16));     /* count 1, max_allowed 1 */
-    qxl_bar0_writel(q, mc + 4 + offsetof(QXLHead, width), 64);
-    qxl_bar0_writel(q, mc + 4 + offsetof(QXLHead, height), 64);
-    QXL_RAM_SET_Q(q, monitors_config, qxl_phys(q, mc));
+    qxl_new_monitors_config(q, 1, 1);
     g_assert_true(qxl_io_async(q, QXL_IO_MONITORS_CONFIG_ASYNC, 0));
 
     qxl_push(q, QXL_RING_CMD, QXL_CMD_SURFACE,
@@ -605,8 +589,7 @@ static void test_async_one_in_flight(void)
                      QXL_EFFECT_BLEND);
         qxl_push_draw(q, d);
     }
-    qxl_bar0_write(q, QXL_RAM_OFF(q, update_area), &all, sizeof(all));
-    QXL_RAM_SET_L(q, update_surface, 0);
+    qxl_set_update_area(q, 0, &all);
     qxl_io(q, QXL_IO_UPDATE_AREA_ASYNC, 0);
     qxl_io(q, QXL_IO_FLUSH_SURFACES_ASYNC, 0);
     qxl_assert_guest_bug(q);
@@ -655,19 +638,10 @@ static void test_reset(void)
 /* Guest to SPICE: the config is taken and completion signalled. */
 static void test_monitors_config_guest(void)
 {
-    QXLDev *q = qxl_start("qxl-vga,max_outputs=2", NULL);
-    uint32_t mc;
-    QXLHead heads[2] = {
-        { .id = 0, .width = 32, .height = 64, .x = 0 },
-        { .id = 1, .width = 32, .height = 64, .x = 32 },
-    };
+    QXLDev *q = qxl_start_native("qxl-vga,max_outputs=2");
 
-    qxl_setup(q);
-    qxl_create_primary(q, 64, 64);
-    mc = qxl_alloc(q, sizeof(QXLMonitorsConfig) + sizeof(heads));
-    qxl_bar0_writel(q, mc, 2 | (2 << 16));     /* count 2, max_allowed 2 */
-    qxl_bar0_write(q, mc + sizeof(QXLMonitorsConfig), heads, sizeof(heads));
-    QXL_RAM_SET_Q(q, monitors_config, qxl_phys(q, mc));
+    /* Two 64x64 heads side by side. */
+    qxl_new_monitors_config(q, 2, 2);
     g_assert_true(qxl_io_async(q, QXL_IO_MONITORS_CONFIG_ASYNC, 0));
     g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
     qxl_stop(q);
