@@ -10,8 +10,27 @@
  * hang fails that test only.
  *
  * Results against stock QEMU 10.0.13 + spice-server 0.15.1 (the point of
- * these tests is the device that replaces it):
- *   FILL IN
+ * these tests is the device that replaces it).  Stock passes:
+ *   error-latch, phys-range/{surface-cmd,cursor-cmd,cursor-shape,
+ *   monitors-config}, cursor/{size-overflow,toctou},
+ *   ring-garbage/{cmd,cursor,release}, surface-id/{create-cmd,destroy-port},
+ *   update-rect/{inverted,negative}, primary/{stride-int32-min,
+ *   stride-unaligned,larger-than-vgamem}, command-type/cursor-ring.
+ * Stock crashes QEMU (spice-server runs in QEMU's process):
+ *   chunks/circular-clip            SIGSEGV after spice-server's "data split
+ *                                   in too many chunks" on the clip list
+ *   ring-garbage/overfull           SIGTRAP: spice-server "bad command type"
+ *                                   on the zeroed (NOP) slots
+ *   command-type/cmd-ring           SIGTRAP: same, on type 0x77
+ *   surface-id/destroy-wait-secondary  SIGABRT: spice-server asserts
+ *                                   surface_id == 0 in destroy_surface_wait
+ * Stock stays up but raises no ERROR (QEMU hands the command or request to
+ * spice-server, which drops it with a warning the guest never sees):
+ *   release-info/{null,out-of-range,bad-slot}, phys-range/drawable,
+ *   chunks/circular-cursor, surface-id/{update-area,drawable} (QEMU's check
+ *   is "> n_surfaces"), update-rect/huge, draw-rect/huge,
+ *   primary/{stride-too-small,bad-format}, surface/stride-too-small,
+ *   monitors/{beyond-max-outputs,beyond-64}, command-type/{cursor-cmd,draw}.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
