@@ -320,6 +320,24 @@ bool qxl_irq_line(QXLDev *q)
     return qtest_get_irq(q->qts, QXL_TEST_IRQ);
 }
 
+bool qxl_wait_irq_line(QXLDev *q)
+{
+    gint64 end = g_get_monotonic_time() + QXL_WAIT_US;
+
+    /*
+     * The device may raise the line a little after int_pending (from a
+     * bottom half); each qtest round trip also collects IRQ messages.
+     */
+    do {
+        qxl_int_pending(q);
+        if (qxl_irq_line(q)) {
+            return true;
+        }
+        g_usleep(1000);
+    } while (g_get_monotonic_time() < end);
+    return false;
+}
+
 /* ---- memslots, primary -------------------------------------------------- */
 
 void qxl_memslot_add(QXLDev *q, uint8_t slot, uint64_t start, uint64_t end)
@@ -698,6 +716,10 @@ void qxl_assert_guest_bug(QXLDev *q)
         g_printerr("no QXL_INTERRUPT_ERROR within %d s (int_pending 0x%x)\n",
                        (int)(QXL_WAIT_US / G_USEC_PER_SEC),
                        qxl_int_pending(q));
+        g_test_fail();
+    } else if ((QXL_RAM_L(q, int_mask) & QXL_INTERRUPT_ERROR) &&
+               !qxl_wait_irq_line(q)) {
+        g_printerr("ERROR pending and unmasked, but INTx stays low\n");
         g_test_fail();
     }
     qxl_assert_alive(q);

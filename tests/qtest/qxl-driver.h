@@ -117,6 +117,8 @@ bool qxl_wait_irq(QXLDev *q, uint32_t bits);
 void qxl_ack_irq(QXLDev *q, uint32_t bits);
 /* Level of the PCI INTx line as seen at the IOAPIC. */
 bool qxl_irq_line(QXLDev *q);
+/* Wait until the INTx line is high; false on timeout. */
+bool qxl_wait_irq_line(QXLDev *q);
 
 /* Memslots and the standard setup: slot 1 over BAR 0, all irqs unmasked. */
 void qxl_memslot_add(QXLDev *q, uint8_t slot, uint64_t start, uint64_t end);
@@ -193,8 +195,9 @@ void qxl_reset(QXLDev *q);
  */
 void qxl_assert_draws(QXLDev *q);
 /*
- * The device flagged a guest bug: ERROR pending (the test is marked failed
- * but goes on if not), the VM still runs, and QXL_IO_RESET clears it.
+ * The device flagged a guest bug: ERROR pending and, if unmasked, INTx
+ * raised (the test is marked failed but goes on if not), the VM still
+ * runs, and QXL_IO_RESET clears it.
  */
 void qxl_assert_guest_bug(QXLDev *q);
 

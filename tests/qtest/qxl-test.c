@@ -84,7 +84,7 @@ static void test_io_bar_per_revision(void)
 }
 
 /* Realize must refuse an unknown revision and say why; never run. */
-static void test_invalid_revision(void)
+static void check_invalid_revision(const char *device)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *out = NULL, *err = NULL;
@@ -93,7 +93,7 @@ static void test_invalid_revision(void)
     /* timeout(1) bounds the run in case the device wrongly accepts it. */
     const char *argv[] = {
         "timeout", "10", qemu, "-machine", "pc", "-nodefaults",
-        "-display", "none", "-S", "-device", "qxl-vga,revision=6", NULL
+        "-display", "none", "-S", "-device", device, NULL
     };
 
     g_assert_nonnull(qemu);
@@ -102,6 +102,13 @@ static void test_invalid_revision(void)
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 1);
     g_assert_nonnull(strstr(err, "revision"));
+}
+
+static void test_invalid_revision(void)
+{
+    check_invalid_revision("qxl-vga,revision=0");
+    check_invalid_revision("qxl-vga,revision=6");
+    check_invalid_revision("qxl,revision=100");
 }
 
 /* ---- ROM and RAM layout ------------------------------------------------- */
@@ -127,6 +134,9 @@ static void check_layout(const char *device, uint32_t ram, uint32_t vgamem,
     g_assert_cmpuint(QXL_ROM_B(q, slot_gen_bits), ==, 8);
     g_assert_cmpuint(QXL_ROM_B(q, slot_id_bits), ==, 8);
     g_assert_cmpuint(QXL_ROM_B(q, slot_generation), ==, 0);
+    /* The guest cannot write the ROM. */
+    qtest_writel(q->qts, q->rom_addr, 0x12345678);
+    g_assert_cmphex(QXL_ROM_L(q, magic), ==, QXL_ROM_MAGIC);
 
     g_assert_cmphex(qxl_bar0_readl(q, hdr), ==, QXL_RAM_MAGIC);
     /* CLIENT may already be pending: the SPICE server reports "no client". */
@@ -413,14 +423,13 @@ static void test_release_batching(void)
 static void test_cursor_ring(void)
 {
     QXLDev *q = qxl_start_native("qxl-vga");
-    uint32_t move;
+    uint32_t set, move;
     uint64_t ids[8];
     int n;
 
     QXL_RAM_SET_L(q, cursor_ring.notify_on_cons, 2);
-    qxl_push(q, QXL_RING_CURSOR, QXL_CMD_CURSOR,
-             qxl_phys(q, qxl_new_cursor_set(q,
-                          qxl_new_cursor_shape(q, 32, 32, 32 * 32 * 4))));
+    set = qxl_new_cursor_set(q, qxl_new_cursor_shape(q, 32, 32, 32 * 32 * 4));
+    qxl_push(q, QXL_RING_CURSOR, QXL_CMD_CURSOR, qxl_phys(q, set));
     move = qxl_new_cursor_move(q, 10, 20);
     qxl_push(q, QXL_RING_CURSOR, QXL_CMD_CURSOR, qxl_phys(q, move));
     g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CURSOR));
@@ -428,6 +437,13 @@ static void test_cursor_ring(void)
     /* A move is done with as soon as it is consumed. */
     n = qxl_collect_releases(q, ids, ARRAY_SIZE(ids), 1);
     g_assert_true(contains(ids, n, qxl_release_id(move)));
+    /* A shape is held until another one replaces it. */
+    g_assert_false(contains(ids, n, qxl_release_id(set)));
+    qxl_push(q, QXL_RING_CURSOR, QXL_CMD_CURSOR,
+             qxl_phys(q, qxl_new_cursor_set(q,
+                          qxl_new_cursor_shape(q, 16, 16, 16 * 16 * 4))));
+    n = qxl_collect_releases(q, ids, ARRAY_SIZE(ids), 1);
+    g_assert_true(contains(ids, n, qxl_release_id(set)));
     g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
     qxl_stop(q);
 }
@@ -461,6 +477,29 @@ static void test_surfaces(void)
     g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
     qxl_io(q, QXL_IO_DESTROY_ALL_SURFACES, 0);
     qxl_assert_draws(q);
+    qxl_stop(q);
+}
+
+/*
+ * A surface in BAR 1 through a second memslot: QXLPHYSICAL offsets are
+ * relative to the start of their slot.
+ */
+static void test_surface_in_vram(void)
+{
+    QXLDev *q = qxl_start_native("qxl-vga");
+    QXLRect r = { .top = 0, .left = 0, .bottom = 16, .right = 16 };
+    uint32_t create = qxl_new_surface_create(q, 1, 16, 16);
+
+    qxl_memslot_add(q, 2, q->vram_addr + 64 * KiB, q->vram_addr + MiB);
+    qxl_bar0_writeq(q, create + offsetof(QXLSurfaceCmd, u.surface_create.data),
+                    qxl_phys_slot(2, 4 * KiB));
+    qxl_push(q, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(q, create));
+    qxl_push_draw(q, qxl_new_fill(q, 1, &r, 0x345678));
+    g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
+    qxl_update_area(q, 1, &r);
+    g_assert_cmphex(qtest_readl(q->qts, q->vram_addr + 68 * KiB + 15 * 64 + 60)
+                    & 0xffffff, ==, 0x345678);
+    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
     qxl_stop(q);
 }
 
@@ -799,6 +838,7 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/release-batching", test_release_batching);
     qxl_test_add("/qxl/cursor-ring", test_cursor_ring);
     qxl_test_add("/qxl/surfaces", test_surfaces);
+    qxl_test_add("/qxl/surface-in-vram", test_surface_in_vram);
     qxl_test_add("/qxl/ports/misc", test_ports_misc);
     qxl_test_add("/qxl/ports/revision-gate", test_port_revision_gate);
     qxl_test_add("/qxl/ports/vga-mode", test_vga_mode_ports);
