@@ -448,6 +448,19 @@ static void test_cursor_ring(void)
     qxl_stop(q);
 }
 
+/* A pixel of a 32 bpp secondary surface made by qxl_new_surface_create(). */
+static uint32_t surface_pixel(QXLDev *q, uint32_t create, uint32_t x,
+                              uint32_t y)
+{
+    uint32_t cmd = create + offsetof(QXLSurfaceCmd, u.surface_create);
+    uint64_t data = qxl_bar0_readq(q, cmd + offsetof(QXLSurface, data));
+    int32_t stride = qxl_bar0_readl(q, cmd + offsetof(QXLSurface, stride));
+
+    /* The driver's QXLPHYSICALs are BAR 0 offsets in the low 48 bits. */
+    data &= (1ULL << 48) - 1;
+    return qxl_bar0_readl(q, data + y * stride + x * 4) & 0xffffff;
+}
+
 /* Secondary surfaces: created and destroyed by ring commands. */
 static void test_surfaces(void)
 {
@@ -463,9 +476,7 @@ static void test_surfaces(void)
     g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
     qxl_update_area(q, 1, &r);
     /* The surface's memory is the guest's: the fill landed there. */
-    g_assert_cmphex(qxl_bar0_readl(q, (uint64_t)qxl_bar0_readq(q,
-                        create + offsetof(QXLSurfaceCmd, u.surface_create.data))
-                        & 0xffffffffffffULL) & 0xffffff, ==, 0x123456);
+    g_assert_cmphex(surface_pixel(q, create, 0, 0), ==, 0x123456);
     destroy = qxl_new_surface_destroy(q, 1);
     qxl_push(q, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(q, destroy));
     /* Destroying a surface gives back both commands. */
@@ -763,10 +774,11 @@ static void wait_running(QTestState *qts)
 }
 
 /*
- * Save the device in NATIVE mode with a drawn primary to a file, load it
- * in a second VM, and check that ROM, RAM header and framebuffer came
- * across and that the destination keeps working without any new setup
- * (memslots and primary restored by the device).
+ * Save the device in NATIVE mode with a drawn primary and a secondary
+ * surface to a file, load it in a second VM, and check that ROM, RAM
+ * header and surface memory came across and that the destination keeps
+ * working without any new setup (memslots, primary and surface 1
+ * restored by the device).
  */
 static void test_migration(void)
 {
@@ -779,15 +791,20 @@ static void test_migration(void)
     g_autofree uint8_t *rom_b = g_malloc(src->rom_size);
     g_autofree uint8_t *ram_a = g_malloc(RAM_HEADER_SIZE);
     g_autofree uint8_t *ram_b = g_malloc(RAM_HEADER_SIZE);
-    uint32_t d;
+    uint32_t surf;
 
     qxl_setup(src);
     qxl_set_int_mask(src, QXL_INTERRUPT_DISPLAY | QXL_INTERRUPT_ERROR);
     qxl_create_primary(src, 64, 64);
     qxl_push_draw(src, qxl_new_fill(src, 0, &r, 0xabcdef));
+    surf = qxl_new_surface_create(src, 1, 16, 16);
+    qxl_push(src, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(src, surf));
+    qxl_push_draw(src, qxl_new_fill(src, 1, &r, 0x111111));
     g_assert_true(qxl_wait_ring_empty(src, QXL_RING_CMD));
     qxl_update_area(src, 0, &rect64);
+    qxl_update_area(src, 1, &r);
     g_assert_cmphex(qxl_primary_pixel(src, 1, 1, 256), ==, 0xabcdef);
+    g_assert_cmphex(surface_pixel(src, surf, 1, 1), ==, 0x111111);
 
     qtest_qmp_assert_success(src->qts, "{'execute': 'migrate', 'arguments': "
                              "{'uri': %s}}", uri);
@@ -805,17 +822,32 @@ static void test_migration(void)
     g_assert_cmpmem(rom_a, src->rom_size, rom_b, dst->rom_size);
     g_assert_cmpmem(ram_a, RAM_HEADER_SIZE, ram_b, RAM_HEADER_SIZE);
     g_assert_cmphex(qxl_primary_pixel(dst, 1, 1, 256), ==, 0xabcdef);
+    g_assert_cmphex(surface_pixel(dst, surf, 1, 1), ==, 0x111111);
+    /* New objects go after the source's, as the guest driver's would. */
+    dst->alloc_next = src->alloc_next;
     qxl_stop(src);
 
-    /* Same allocator position as the source, so no object is reused. */
-    dst->alloc_next = ROUND_UP(dst->pages_offset + 64 * KiB, 64);
-    d = qxl_new_fill(dst, 0, &rect64, 0x00ff00);
-    qxl_push_draw(dst, d);
+    /* Primary and surface 1 exist on the destination and take draws. */
+    qxl_push_draw(dst, qxl_new_fill(dst, 0, &rect64, 0x00ff00));
+    qxl_push_draw(dst, qxl_new_fill(dst, 1, &r, 0x222222));
     g_assert_true(qxl_wait_ring_empty(dst, QXL_RING_CMD));
     qxl_update_area(dst, 0, &rect64);
+    qxl_update_area(dst, 1, &r);
     g_assert_cmphex(qxl_primary_pixel(dst, 40, 40, 256), ==, 0x00ff00);
+    g_assert_cmphex(surface_pixel(dst, surf, 1, 1), ==, 0x222222);
     g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
     qxl_stop(dst);
+}
+
+/* The secondary device (no VGA) works the same way. */
+static void test_secondary_device(void)
+{
+    QXLDev *q = qxl_start("qxl", NULL);
+
+    qxl_setup(q);
+    qxl_assert_draws(q);
+    qxl_assert_draws(q);
+    qxl_stop(q);
 }
 
 int main(int argc, char **argv)
@@ -848,6 +880,7 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/monitors-config/guest", test_monitors_config_guest);
     qxl_test_add("/qxl/monitors-config/rom", test_monitors_config_rom);
     qxl_test_add("/qxl/migration", test_migration);
+    qxl_test_add("/qxl/secondary-device", test_secondary_device);
 
     return g_test_run();
 }
