@@ -17,7 +17,7 @@ NINJA := ninja
 export CCACHE_BASEDIR := $(BUILD)
 export CCACHE_NOHASHDIR := 1
 
-QTESTS := qxl-test
+QTESTS := qxl-test qxl-guest-bug-test
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
 # passes the same list to QEMU as --firmwarepath.
