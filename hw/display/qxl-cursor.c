@@ -17,7 +17,6 @@
 
 /* Largest cursor accepted: what QEMU's displays and clients handle. */
 #define QXL_CURSOR_MAX_SIDE   512
-#define QXL_CURSOR_MAX_CHUNKS 64
 #define QXL_CURSOR_MAX_DATA   (QXL_CURSOR_MAX_SIDE * QXL_CURSOR_MAX_SIDE * 4)
 
 /* Bytes of shape data a cursor of this type and size must have. */
@@ -42,48 +41,6 @@ static bool qxl_cursor_data_size(const QXLCursorHeader *h, uint64_t *size)
     default:
         return false;
     }
-}
-
-/*
- * Copy the shape's data, following the chunk list, into @buf of @size
- * bytes.  The list must hold exactly @size bytes in at most
- * QXL_CURSOR_MAX_CHUNKS chunks, so a loop in it cannot keep us here.
- */
-static bool qxl_cursor_gather(PCIQXLDevice *d, QXLPHYSICAL shape,
-                              const QXLDataChunk *first, uint8_t *buf,
-                              uint64_t size)
-{
-    QXLDataChunk chunk = *first;
-    QXLPHYSICAL data = shape + offsetof(QXLCursor, chunk.data);
-    uint64_t done = 0;
-
-    for (int n = 0; n < QXL_CURSOR_MAX_CHUNKS; n++) {
-        uint32_t len = le32_to_cpu(chunk.data_size);
-        QXLPHYSICAL next = le64_to_cpu(chunk.next_chunk);
-
-        if (len > size - done) {
-            return false;
-        }
-        if (buf && !qxl_read_guest(d, data, buf + done, len)) {
-            return false;
-        }
-        if (!buf) {
-            QXLGuestRange r;
-
-            if (!qxl_translate(d, data, len, &r)) {
-                return false;
-            }
-        }
-        done += len;
-        if (!next) {
-            return done == size;
-        }
-        if (!qxl_read_guest(d, next, &chunk, sizeof(chunk))) {
-            return false;
-        }
-        data = next + offsetof(QXLDataChunk, data);
-    }
-    return false;
 }
 
 static QEMUCursor *qxl_cursor_build(const QXLCursorHeader *h,
@@ -153,7 +110,8 @@ static bool qxl_cursor_set(PCIQXLDevice *d, QXLPHYSICAL shape,
     if (h.type == SPICE_CURSOR_TYPE_ALPHA || h.type == SPICE_CURSOR_TYPE_MONO) {
         buf = g_malloc(expect);
     }
-    if (!qxl_cursor_gather(d, shape, &cur.chunk, buf, expect)) {
+    if (!qxl_read_chunks(d, shape + offsetof(QXLCursor, chunk), expect,
+                         buf)) {
         qxl_guest_bug(d, "cursor data chunks do not hold %" PRIu64 " bytes",
                       expect);
         return false;

@@ -111,17 +111,25 @@ static bool qxl_io_update_area(PCIQXLDevice *d, bool async)
         .right = le32_to_cpu(area.right),
     };
 
+    uint32_t width, height;
+
     if (surface_id >= d->num_surfaces) {
         qxl_guest_bug(d, "UPDATE_AREA: surface id %u out of range", surface_id);
         return false;
     }
-    if (rect.left > rect.right || rect.top > rect.bottom) {
-        qxl_guest_bug(d, "UPDATE_AREA: inverted area (%d,%d)-(%d,%d)",
-                      rect.left, rect.top, rect.right, rect.bottom);
-        return false;
-    }
     if (rect.left == rect.right || rect.top == rect.bottom) {
         /* Old drivers send empty areas: nothing to do. */
+        return false;
+    }
+    if (!qxl_surface_size(d, surface_id, &width, &height)) {
+        qxl_guest_bug(d, "UPDATE_AREA: surface %u does not exist", surface_id);
+        return false;
+    }
+    if (rect.left < 0 || rect.top < 0 || rect.left > rect.right ||
+        rect.top > rect.bottom || rect.right > width || rect.bottom > height) {
+        qxl_guest_bug(d, "UPDATE_AREA: area (%d,%d)-(%d,%d) not inside "
+                      "surface %u (%ux%u)", rect.left, rect.top, rect.right,
+                      rect.bottom, surface_id, width, height);
         return false;
     }
     trace_qxl_io_update_area(d->id, surface_id, rect.left, rect.top,

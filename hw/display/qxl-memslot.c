@@ -220,6 +220,42 @@ bool qxl_translate(PCIQXLDevice *d, QXLPHYSICAL phys, uint64_t size,
     return true;
 }
 
+/*
+ * Walk a QXLDataChunk list starting with the chunk header at @first: it
+ * must hold exactly @size bytes, in at most QXL_MAX_CHUNKS chunks (so a
+ * loop in the list cannot hold us).  With @buf, the data is copied there.
+ */
+bool qxl_read_chunks(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
+                     uint8_t *buf)
+{
+    QXLPHYSICAL at = first;
+    uint64_t done = 0;
+
+    for (int n = 0; n < QXL_MAX_CHUNKS; n++) {
+        QXLDataChunk chunk;
+        QXLGuestRange r;
+        uint32_t len;
+
+        if (!qxl_read_guest(d, at, &chunk, sizeof(chunk))) {
+            return false;
+        }
+        len = le32_to_cpu(chunk.data_size);
+        if (len > size - done ||
+            !qxl_translate(d, at + sizeof(chunk), len, &r)) {
+            return false;
+        }
+        if (buf) {
+            memcpy(buf + done, r.host, len);
+        }
+        done += len;
+        at = le64_to_cpu(chunk.next_chunk);
+        if (!at) {
+            return done == size;
+        }
+    }
+    return false;
+}
+
 /* Copy @size bytes from guest @phys; false if they are not all valid. */
 bool qxl_read_guest(PCIQXLDevice *d, QXLPHYSICAL phys, void *buf,
                     uint64_t size)

@@ -20,6 +20,7 @@
 
 /* A ring of the QXLRam header, seen through its fields. */
 typedef struct QXLRingView {
+    uint32_t *num_items;
     uint32_t *prod;
     uint32_t *notify_on_prod;
     uint32_t *cons;
@@ -31,11 +32,15 @@ typedef struct QXLRingView {
 #define QXL_RING_FIELD(r, f) \
     ((uint32_t *)((uint8_t *)(r) + offsetof(typeof(*(r)), f)))
 #define QXL_RING_VIEW(r) ((QXLRingView) {                                  \
+    .num_items = QXL_RING_FIELD(r, num_items),                            \
     .prod = QXL_RING_FIELD(r, prod),                                      \
     .notify_on_prod = QXL_RING_FIELD(r, notify_on_prod),                  \
     .cons = QXL_RING_FIELD(r, cons),                                      \
     .notify_on_cons = QXL_RING_FIELD(r, notify_on_cons),                  \
     .size = ARRAY_SIZE((r)->items) })
+
+/* More clip rects than any screen needs. */
+#define QXL_MAX_CLIP_RECTS (1 << 16)
 
 static uint32_t ring_get(uint32_t *field)
 {
@@ -70,8 +75,9 @@ static int qxl_ring_peek(PCIQXLDevice *d, QXLRingView *r, const char *name)
     uint32_t prod = ring_get(r->prod);
     uint32_t cons = ring_get(r->cons);
 
-    if (prod - cons > r->size) {
-        qxl_guest_bug(d, "%s ring: prod %u cons %u", name, prod, cons);
+    if (ring_get(r->num_items) != r->size || prod - cons > r->size) {
+        qxl_guest_bug(d, "%s ring: num_items %u prod %u cons %u", name,
+                      ring_get(r->num_items), prod, cons);
         return -1;
     }
     if (prod == cons) {
@@ -151,6 +157,19 @@ static bool qxl_check_drawable(PCIQXLDevice *d, QXLPHYSICAL phys)
     if (dr.type > QXL_DRAW_COMPOSITE) {
         qxl_guest_bug(d, "draw command of unknown type %u", dr.type);
         return false;
+    }
+    if (le32_to_cpu(dr.clip.type) == SPICE_CLIP_TYPE_RECTS) {
+        QXLPHYSICAL clip = le64_to_cpu(dr.clip.data);
+        uint32_t num_rects;
+
+        if (!qxl_read_guest(d, clip, &num_rects, sizeof(num_rects)) ||
+            le32_to_cpu(num_rects) > QXL_MAX_CLIP_RECTS ||
+            !qxl_read_chunks(d, clip + offsetof(QXLClipRects, chunk),
+                             le32_to_cpu(num_rects) * sizeof(QXLRect),
+                             NULL)) {
+            qxl_guest_bug(d, "draw: clip rects at 0x%" PRIx64 " invalid", clip);
+            return false;
+        }
     }
     for (int i = 0; i < 3; i++) {
         int32_t dest = le32_to_cpu(dr.surfaces_dest[i]);
@@ -373,14 +392,14 @@ bool qxl_ring_release_empty(PCIQXLDevice *d)
 static int qxl_ring_publish_locked(PCIQXLDevice *d)
 {
     QXLReleaseRing *ring = &d->ram->release_ring;
-    QXLRingView r = QXL_RING_VIEW(ring);
+    QXLRingView r = QXL_RING_VIEW(&d->ram->release_ring);
     uint32_t prod = ring_get(r.prod), cons = ring_get(r.cons);
     int published = d->num_free_res;
 
     if (!published) {
         return 0;
     }
-    if (prod - cons > r.size) {
+    if (ring_get(r.num_items) != r.size || prod - cons > r.size) {
         qxl_guest_bug(d, "release ring: prod %u cons %u", prod, cons);
         return 0;
     }
@@ -425,7 +444,7 @@ void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext)
 
     qemu_mutex_lock(&d->release_lock);
     if (d->num_free_res == 0) {
-        uint32_t prod = ring_get(QXL_RING_FIELD(ring, prod));
+        uint32_t prod = ring_get(QXL_RING_FIELD(&d->ram->release_ring, prod));
 
         ring->items[prod & (ARRAY_SIZE(ring->items) - 1)].el =
             cpu_to_le64(id);

@@ -105,11 +105,28 @@ void qxl_spice_destroy_primary(PCIQXLDevice *d, uint64_t cookie)
 
 void qxl_spice_destroy_surface(PCIQXLDevice *d, uint32_t id, uint64_t cookie)
 {
+    QXLCookie *wait;
+    QemuEvent done;
+
     if (cookie) {
         spice_qxl_destroy_surface_async(&d->sin, id, cookie);
-    } else {
-        spice_qxl_destroy_surface_wait(&d->sin, id);
+        return;
     }
+    if (id == 0) {
+        spice_qxl_destroy_surface_wait(&d->sin, id);
+        return;
+    }
+    /*
+     * spice-server's synchronous variant aborts for any surface but 0:
+     * use the async one and wait for its completion here.
+     */
+    qemu_event_init(&done, false);
+    wait = g_new0(QXLCookie, 1);
+    wait->kind = QXL_COOKIE_WAIT;
+    wait->done = &done;
+    spice_qxl_destroy_surface_async(&d->sin, id, (uintptr_t)wait);
+    qemu_event_wait(&done);
+    qemu_event_destroy(&done);
 }
 
 void qxl_spice_destroy_surfaces(PCIQXLDevice *d, uint64_t cookie)
@@ -251,6 +268,9 @@ static void qxl_if_async_complete(QXLInstance *sin, uint64_t token)
         qxl_render_area_done(d, 0, NULL, 0);
         break;
     case QXL_COOKIE_POST_LOAD:
+        break;
+    case QXL_COOKIE_WAIT:
+        qemu_event_set(c->done);
         break;
     }
     g_free(c);

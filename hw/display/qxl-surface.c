@@ -166,6 +166,12 @@ static bool qxl_check_primary(PCIQXLDevice *d, const QXLSurfaceCreate *s)
                       s->width, s->height, s->stride);
         return false;
     }
+    if ((uint64_t)s->height * ABS((int64_t)s->stride) > d->vgamem_size) {
+        qxl_guest_bug(d, "primary: %ux%u stride %d does not fit in vgamem "
+                      "(%u MiB)", s->width, s->height, s->stride,
+                      d->vgamem_size_mb);
+        return false;
+    }
     if (!qxl_translate(d, s->mem,
                        (uint64_t)s->height * ABS((int64_t)s->stride), &r)) {
         qxl_guest_bug(d, "primary: %ux%u stride %d at 0x%" PRIx64
@@ -231,13 +237,17 @@ bool qxl_create_primary(PCIQXLDevice *d, bool async, bool loadvm)
     } else {
         s = d->primary;
     }
+    if (d->mode == QXL_MODE_NATIVE && !loadvm) {
+        qxl_guest_bug(d, "CREATE_PRIMARY while a primary exists");
+        return false;
+    }
     if (!qxl_check_primary(d, &s)) {
         return false;
     }
     if (d->mode == QXL_MODE_VGA) {
         qxl_exit_vga_mode(d);
-    } else if (d->mode == QXL_MODE_NATIVE && !loadvm) {
-        /* A second primary replaces the first. */
+    } else if (d->mode == QXL_MODE_COMPAT) {
+        /* From a qxl-1 mode to a native primary. */
         qxl_spice_destroy_primary(d, 0);
     }
     d->mode = QXL_MODE_NATIVE;
@@ -345,6 +355,38 @@ void qxl_track_surface_destroyed(PCIQXLDevice *d, uint32_t surface_id)
     qemu_mutex_lock(&d->track_lock);
     d->surface_cmds[surface_id] = 0;
     qemu_mutex_unlock(&d->track_lock);
+}
+
+/*
+ * Size of a live surface: the primary's, or that of the command that
+ * created a secondary one (read again through the door and checked).
+ */
+bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
+                      uint32_t *height)
+{
+    QXLPHYSICAL create;
+    QXLSurfaceCmd cmd;
+
+    if (surface_id == 0) {
+        if (d->mode != QXL_MODE_NATIVE && d->mode != QXL_MODE_COMPAT) {
+            return false;
+        }
+        *width = d->primary.width;
+        *height = d->primary.height;
+        return true;
+    }
+    if (surface_id >= d->num_surfaces) {
+        return false;
+    }
+    qemu_mutex_lock(&d->track_lock);
+    create = d->surface_cmds[surface_id];
+    qemu_mutex_unlock(&d->track_lock);
+    if (!create || !qxl_read_guest(d, create, &cmd, sizeof(cmd))) {
+        return false;
+    }
+    *width = le32_to_cpu(cmd.u.surface_create.width);
+    *height = le32_to_cpu(cmd.u.surface_create.height);
+    return true;
 }
 
 void qxl_track_reset(PCIQXLDevice *d)

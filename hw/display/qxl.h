@@ -49,6 +49,9 @@ OBJECT_DECLARE_SIMPLE_TYPE(PCIQXLDevice, PCI_QXL)
 /* Heads in the ROM's client monitors config. */
 #define QXL_MAX_HEADS 64
 
+/* Longest QXLDataChunk list followed. */
+#define QXL_MAX_CHUNKS 1024
+
 /* Released resources gathered before the batch is published. */
 #define QXL_RELEASE_BATCH 32
 
@@ -85,12 +88,13 @@ typedef enum QXLCookieKind {
     QXL_COOKIE_IO,              /* a guest async port */
     QXL_COOKIE_RENDER,          /* local rendering update_area */
     QXL_COOKIE_POST_LOAD,       /* monitors config replayed after load */
+    QXL_COOKIE_WAIT,            /* a sync request done the async way */
 } QXLCookieKind;
 
 typedef struct QXLCookie {
     QXLCookieKind kind;
     uint32_t io;                /* port, for QXL_COOKIE_IO */
-    uint32_t surface_id;
+    QemuEvent *done;            /* for QXL_COOKIE_WAIT */
 } QXLCookie;
 
 struct PCIQXLDevice {
@@ -201,6 +205,8 @@ bool qxl_translate(PCIQXLDevice *d, QXLPHYSICAL phys, uint64_t size,
                    QXLGuestRange *out);
 bool qxl_read_guest(PCIQXLDevice *d, QXLPHYSICAL phys, void *buf,
                     uint64_t size);
+bool qxl_read_chunks(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
+                     uint8_t *buf);
 bool qxl_host_ptr_in_ram(PCIQXLDevice *d, const void *ptr, uint64_t size,
                          uint64_t *ram_offset);
 void *qxl_ram_offset_to_host(PCIQXLDevice *d, uint64_t ram_offset);
@@ -261,6 +267,8 @@ void qxl_exit_vga_mode(PCIQXLDevice *d);
 void qxl_track_surface_cmd(PCIQXLDevice *d, const QXLSurfaceCmd *cmd,
                            QXLPHYSICAL phys);
 void qxl_track_reset(PCIQXLDevice *d);
+bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
+                      uint32_t *height);
 void qxl_track_surface_destroyed(PCIQXLDevice *d, uint32_t surface_id);
 uint32_t qxl_build_modes(QXLModes *modes, uint32_t vgamem, uint32_t max);
 uint32_t qxl_modes_max(void);
