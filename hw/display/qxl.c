@@ -517,74 +517,82 @@ static const Property qxl_properties[] = {
                      false),
 };
 
-static void qxl_pci_class_init(ObjectClass *klass, void *data)
-{
-    DeviceClass *dc = DEVICE_CLASS(klass);
-    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
+/* What tells the two devices apart. */
+typedef struct QXLVariant {
+    const char *desc;
+    uint16_t class_id;
+    const char *romfile;
+    bool hotpluggable;
+    void (*realize)(PCIDevice *pci, Error **errp);
+} QXLVariant;
 
-    k->vendor_id = REDHAT_PCI_VENDOR_ID;
-    k->device_id = QXL_DEVICE_ID_STABLE;
-    k->exit = qxl_exit;
-    set_bit(DEVICE_CATEGORY_DISPLAY, dc->categories);
-    device_class_set_legacy_reset(dc, qxl_reset);
-    dc->vmsd = &vmstate_qxl;
-    device_class_set_props(dc, qxl_properties);
+static const QXLVariant qxl_variant_vga = {
+    .desc = "Spice QXL GPU (primary, vga compatible)",
+    .class_id = PCI_CLASS_DISPLAY_VGA,
+    .romfile = "vgabios-qxl.bin",
+    .hotpluggable = false,
+    .realize = qxl_realize_vga,
+};
+
+static const QXLVariant qxl_variant_secondary = {
+    .desc = "Spice QXL GPU (secondary)",
+    .class_id = PCI_CLASS_DISPLAY_OTHER,
+    .hotpluggable = true,
+    .realize = qxl_realize_secondary,
+};
+
+/*
+ * One class_init for the three types: the abstract parent (no @data) gets
+ * what both devices share, each device (its QXLVariant) what is its own.
+ */
+static void qxl_class_init(ObjectClass *oc, void *data)
+{
+    const QXLVariant *v = data;
+    DeviceClass *dc = DEVICE_CLASS(oc);
+    PCIDeviceClass *pc = PCI_DEVICE_CLASS(oc);
+
+    if (!v) {
+        pc->vendor_id = REDHAT_PCI_VENDOR_ID;
+        pc->device_id = QXL_DEVICE_ID_STABLE;
+        pc->exit = qxl_exit;
+        dc->vmsd = &vmstate_qxl;
+        device_class_set_legacy_reset(dc, qxl_reset);
+        device_class_set_props(dc, qxl_properties);
+        set_bit(DEVICE_CATEGORY_DISPLAY, dc->categories);
+        return;
+    }
+    pc->realize = v->realize;
+    pc->class_id = v->class_id;
+    pc->romfile = v->romfile;
+    dc->desc = v->desc;
+    dc->hotpluggable = v->hotpluggable;
 }
 
-static const TypeInfo qxl_pci_type_info = {
-    .name = TYPE_PCI_QXL,
-    .parent = TYPE_PCI_DEVICE,
-    .instance_size = sizeof(PCIQXLDevice),
-    .abstract = true,
-    .class_init = qxl_pci_class_init,
-    .interfaces = (InterfaceInfo[]) {
-        { INTERFACE_CONVENTIONAL_PCI_DEVICE },
-        { },
+static const TypeInfo qxl_types[] = {
+    {
+        .name = TYPE_PCI_QXL,
+        .parent = TYPE_PCI_DEVICE,
+        .abstract = true,
+        .instance_size = sizeof(PCIQXLDevice),
+        .class_init = qxl_class_init,
+        .interfaces = (InterfaceInfo[]) {
+            { INTERFACE_CONVENTIONAL_PCI_DEVICE },
+            { },
+        },
+    }, {
+        .name = "qxl-vga",
+        .parent = TYPE_PCI_QXL,
+        .class_init = qxl_class_init,
+        .class_data = (void *)&qxl_variant_vga,
+    }, {
+        .name = "qxl",
+        .parent = TYPE_PCI_QXL,
+        .class_init = qxl_class_init,
+        .class_data = (void *)&qxl_variant_secondary,
     },
 };
 
-static void qxl_vga_class_init(ObjectClass *klass, void *data)
-{
-    DeviceClass *dc = DEVICE_CLASS(klass);
-    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
-
-    k->realize = qxl_realize_vga;
-    k->romfile = "vgabios-qxl.bin";
-    k->class_id = PCI_CLASS_DISPLAY_VGA;
-    dc->desc = "Spice QXL GPU (primary, vga compatible)";
-    dc->hotpluggable = false;
-}
-
-static const TypeInfo qxl_vga_type_info = {
-    .name = "qxl-vga",
-    .parent = TYPE_PCI_QXL,
-    .class_init = qxl_vga_class_init,
-};
-
-static void qxl_secondary_class_init(ObjectClass *klass, void *data)
-{
-    DeviceClass *dc = DEVICE_CLASS(klass);
-    PCIDeviceClass *k = PCI_DEVICE_CLASS(klass);
-
-    k->realize = qxl_realize_secondary;
-    k->class_id = PCI_CLASS_DISPLAY_OTHER;
-    dc->desc = "Spice QXL GPU (secondary)";
-}
-
-static const TypeInfo qxl_secondary_type_info = {
-    .name = "qxl",
-    .parent = TYPE_PCI_QXL,
-    .class_init = qxl_secondary_class_init,
-};
-
-static void qxl_register_types(void)
-{
-    type_register_static(&qxl_pci_type_info);
-    type_register_static(&qxl_vga_type_info);
-    type_register_static(&qxl_secondary_type_info);
-}
-
-type_init(qxl_register_types)
+DEFINE_TYPES(qxl_types)
 
 module_obj("qxl-vga");
 module_obj("qxl");
