@@ -73,7 +73,8 @@ class VM:
                        "zlib-glz-wan-compression=never,streaming-video=off")
 
     def __init__(self, ctx, name, extra_args, spice=True, memory="512M",
-                 spice_port=None, spice_opts=TEST_SPICE_OPTS):
+                 spice_port=None, spice_opts=TEST_SPICE_OPTS, guest_dir=None,
+                 append="console=ttyS0 quiet consoleblank=0"):
         self.ctx = ctx
         self.logdir = ctx.logdir(name)
         self.spice_port = (spice_port or free_tcp_port()) if spice else None
@@ -82,13 +83,13 @@ class VM:
         for p in (self.serial_path, self.qmp_path):
             if os.path.exists(p):
                 os.unlink(p)
-        guest = ctx.guest_dir
+        guest = guest_dir or ctx.guest_dir
         self.args = [
             ctx.qemu_binary,
             "-machine", "q35", "-m", memory, "-smp", "1", "-nodefaults",
             "-kernel", os.path.join(guest, "vmlinux"),
             "-initrd", os.path.join(guest, "initrd.gz"),
-            "-append", "console=ttyS0 quiet consoleblank=0",
+            "-append", append,
             "-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % self.serial_path,
             "-serial", "chardev:ser0",
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
