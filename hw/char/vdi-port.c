@@ -123,6 +123,16 @@ static void vdi_port_raise(VDIPortState *s)
     vdi_port_update_irq(s);
 }
 
+/*
+ * Whether the rings may move.  Not while the VM is stopped: a migration
+ * may have copied the RAM already, and on its destination the generation
+ * must change (when the VM runs) before any packet is read.
+ */
+static bool vdi_port_active(VDIPortState *s)
+{
+    return s->connected && !s->guest_bug && runstate_is_running();
+}
+
 /* ---- guest -> spice: the input ring ----------------------------------- */
 
 /* Done with the current input packet: give its slot back to the guest. */
@@ -143,7 +153,7 @@ static int vdi_port_sif_read(SpiceCharDeviceInstance *sin, uint8_t *buf,
     bool notify = false;
     int done = 0;
 
-    while (s->connected && !s->guest_bug && done < len) {
+    while (vdi_port_active(s) && done < len) {
         uint32_t prod = ram_ld(s, RING_OFF(input, prod));
         uint32_t used = prod - s->in_cons;
         hwaddr pkt = PACKET_OFF(input, s->in_cons % VDI_PORT_RING_SIZE);
@@ -209,7 +219,7 @@ static int vdi_port_sif_write(SpiceCharDeviceInstance *sin,
     bool notify = false;
     int done = 0;
 
-    while (s->connected && !s->guest_bug && done < len) {
+    while (vdi_port_active(s) && done < len) {
         uint32_t cons = ram_ld(s, RING_OFF(output, cons));
         uint32_t used = s->out_prod - cons;
         hwaddr pkt = PACKET_OFF(output, s->out_prod % VDI_PORT_RING_SIZE);
@@ -430,21 +440,22 @@ static void vdi_port_reset(DeviceState *dev)
     pci_set_irq(PCI_DEVICE(s), 0);
 }
 
-/* The migrated agent moves to a new generation when the VM runs again. */
+/* The VM runs again; a migrated agent moves to a new generation. */
 static void vdi_port_vm_change(void *opaque, bool running, RunState state)
 {
     VDIPortState *s = opaque;
 
-    if (!running || !s->new_gen_on_resume) {
+    if (!running || !s->connected) {
         return;
     }
-    s->new_gen_on_resume = false;
-    if (s->connected) {
+    if (s->new_gen_on_resume) {
+        s->new_gen_on_resume = false;
         vdi_port_new_generation(s);
         trace_vdi_port_resume_generation(s->generation);
         vdi_port_raise(s);
-        vdi_port_wakeup(s);
     }
+    /* Whatever spice-server held back while we were stopped. */
+    vdi_port_wakeup(s);
 }
 
 static void vdi_port_realize(PCIDevice *pci, Error **errp)

@@ -347,6 +347,34 @@ static void pump(int ms)
         }                                                               \
     } while (0)
 
+static void send_stream(Guest *g, const GByteArray *s);
+
+static bool output_has(Guest *g, uint32_t type)
+{
+    g_autoptr(GByteArray) msg = NULL;
+
+    pop_output(g);
+    port_out(g, VDI_PORT_IO_NOTIFY, 0);
+    msg = find_message(g, type);
+    return msg != NULL;
+}
+
+/*
+ * The client announces itself once the agent is there; then we announce
+ * ourselves and wait until the client knows we take clipboard data.
+ */
+static void agent_handshake(Guest *g, Client *c, GByteArray *caps)
+{
+    WAIT_FOR(c->agent, "the agent on the client");
+    WAIT_FOR(output_has(g, VD_AGENT_ANNOUNCE_CAPABILITIES),
+             "the client's capabilities");
+    g_byte_array_set_size(g->rx, 0);
+    send_stream(g, caps);
+    WAIT_FOR(spice_main_channel_agent_test_capability(c->main,
+                 VD_AGENT_CAP_CLIPBOARD_BY_DEMAND),
+             "our capabilities on the client");
+}
+
 /* Push a whole stream, notifying and waiting for room as a guest would. */
 static void send_stream(Guest *g, const GByteArray *s)
 {
@@ -566,14 +594,15 @@ static void test_guest_to_client(void)
     g_autoptr(GByteArray) caps = announce_caps();
     g_autoptr(GByteArray) clip = NULL;
     uint8_t junk[64];
+    uint32_t cons0;
     size_t done;
 
-    /* -S: spice-server does not read the agent until the VM runs. */
-    guest_start(&g, "-S");
+    guest_start(&g, NULL);
     guest_connect(&g);
     client_start(&c, g.spice_port);
-    WAIT_FOR(c.agent, "the agent on the client");
+    agent_handshake(&g, &c, caps);
 
+    cons0 = rd(&g, RING_OFF(input, cons));
     /* A stale packet of garbage first: it must not reach spice. */
     memset(junk, 0x7f, sizeof(junk));
     push_packet(&g, g.gen - 1, junk, sizeof(junk));
@@ -581,16 +610,11 @@ static void test_guest_to_client(void)
     *(uint32_t *)payload = VD_AGENT_CLIPBOARD_UTF8_TEXT;
     fill_pattern(payload + 4, BIG, 1);
     clip = agent_message(VD_AGENT_CLIPBOARD, payload, BIG + 4);
-    g_byte_array_prepend(clip, caps->data, caps->len);
 
-    /* The ring fills and stays full while spice cannot take data. */
+    /* Fill the ring before the first NOTIFY: nothing may be lost. */
     done = push_stream(&g, clip->data, clip->len);
-    port_out(&g, VDI_PORT_IO_NOTIFY, 0);
-    pump(100);
     g_assert_cmpuint(in_used(&g), ==, VDI_PORT_RING_SIZE);
-    g_assert_cmpuint(rd(&g, RING_OFF(input, cons)), ==, 0);
-
-    qtest_qmp_assert_success(g.qts, "{'execute': 'cont'}");
+    g_assert_cmpuint(rd(&g, RING_OFF(input, cons)), ==, cons0);
     send_stream(&g, &(GByteArray){ .data = clip->data + done,
                                    .len = clip->len - done });
     WAIT_FOR(c.clipboard->len == BIG, "the clipboard on the client");
@@ -615,13 +639,7 @@ static void test_client_to_guest(void)
     wr(&g, RAM_OFF(int_mask), VDI_PORT_INTERRUPT);
     port_out(&g, VDI_PORT_IO_UPDATE_IRQ, 0);
     client_start(&c, g.spice_port);
-    send_stream(&g, caps);
-    WAIT_FOR(c.agent, "the agent on the client");
-    /* The client answers our announce (request=1) with its own. */
-    WAIT_FOR((pop_output(&g), port_out(&g, VDI_PORT_IO_NOTIFY, 0),
-              find_message(&g, VD_AGENT_ANNOUNCE_CAPABILITIES)),
-             "the client's capabilities");
-    g_byte_array_set_size(g.rx, 0);
+    agent_handshake(&g, &c, caps);
 
     fill_pattern(payload, BIG, 2);
     spice_main_channel_clipboard_selection_notify(c.main, 0,
@@ -672,17 +690,20 @@ static void wait_migration(QTestState *qts)
     }
 }
 
-static void wait_running(QTestState *qts)
+/* Wait for the incoming migration to load, then run the VM. */
+static void run_after_load(QTestState *qts)
 {
     gint64 end = g_get_monotonic_time() + WAIT_US;
 
     for (;;) {
         QDict *rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
-        bool running = qdict_get_bool(qdict_get_qdict(rsp, "return"),
-                                      "running");
+        const char *st = qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                       "status");
+        bool paused = g_str_equal(st, "paused");
 
         qobject_unref(rsp);
-        if (running) {
+        if (paused) {
+            qtest_qmp_assert_success(qts, "{'execute': 'cont'}");
             return;
         }
         g_assert(g_get_monotonic_time() < end);
@@ -713,36 +734,33 @@ static void test_migration(void)
     old_gen = src.gen;
     send_stream(&src, caps);
     old_cons = rd(&src, RING_OFF(input, cons));
-    /* Two packets left for the destination: one old-generation... */
+    /* A packet left for the destination, of the old generation. */
+    memset(payload, 0x7f, sizeof(payload));
     push_packet(&src, old_gen, payload, 8);
     qtest_qmp_assert_success(src.qts, "{'execute': 'stop'}");
     qtest_qmp_assert_success(src.qts, "{'execute': 'migrate',"
-                             " 'arguments': {'uri': 'file:%s'}}", file);
+                             " 'arguments': {'uri': %s}}", incoming + 10);
     wait_migration(src.qts);
     guest_stop(&src);
 
     guest_start(&dst, incoming);
-    wait_running(dst.qts);
+    run_after_load(dst.qts);
     dst.gen = rd(&dst, RAM_OFF(generation));
     g_assert_cmpuint(dst.gen, ==, old_gen + 1);
-    /* The old packet is dropped at the next NOTIFY. */
-    g_assert_cmpuint(in_used(&dst), ==, 1);
+    /* The old packet was dropped when the VM resumed. */
     port_out(&dst, VDI_PORT_IO_NOTIFY, 0);
     g_assert_cmpuint(in_used(&dst), ==, 0);
     g_assert_cmpuint(rd(&dst, RING_OFF(input, cons)), ==, old_cons + 1);
 
     /* No connect on this side: the agent is already there. */
     client_start(&c, dst.spice_port);
-    WAIT_FOR(c.agent, "the migrated agent on the client");
-    send_stream(&dst, caps);
-    WAIT_FOR((pop_output(&dst), port_out(&dst, VDI_PORT_IO_NOTIFY, 0),
-              find_message(&dst, VD_AGENT_ANNOUNCE_CAPABILITIES)),
-             "client data in the new generation");
+    /* The client's capabilities arrive tagged with the new generation. */
+    agent_handshake(&dst, &c, caps);
     fill_pattern(payload, sizeof(payload), 3);
     spice_main_channel_clipboard_selection_notify(c.main, 0,
         VD_AGENT_CLIPBOARD_UTF8_TEXT, payload, sizeof(payload));
     WAIT_FOR((pop_output(&dst), port_out(&dst, VDI_PORT_IO_NOTIFY, 0),
-              (clip = find_message(&dst, VD_AGENT_CLIPBOARD))),
+              (clip = find_message(&dst, VD_AGENT_CLIPBOARD)) != NULL),
              "the clipboard in the new generation");
     g_assert(memcmp(clip->data + 4, payload, sizeof(payload)) == 0);
     client_stop(&c);
