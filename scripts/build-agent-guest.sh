@@ -22,7 +22,7 @@ cache=${QEMU_SPICE_CACHE:-$HOME/.cache/qemu-spice-stack}
 suite=bookworm
 mirror=http://deb.debian.org/debian
 packages=spice-vdagent,dbus,dbus-x11,xserver-xorg-core,x11-xserver-utils,xclip,kmod
-modules="virtio_pci virtio_blk virtio_console ext4 bochs uinput uio_pci_generic"
+modules="virtio_pci virtio_blk virtio_console crc32c_generic ext4 bochs uinput uio_pci_generic"
 
 for tool in debootstrap mke2fs busybox cpio gcc; do
     if ! command -v "$tool" >/dev/null; then
@@ -103,13 +103,22 @@ chmod 755 "$initrd/init"
     find . -print0 | LC_ALL=C sort -z | \
     cpio --null -o -H newc -R 0:0 --reproducible --quiet) | gzip -n -9 > "$dir/initrd.gz"
 
-# Root file system.
+# Root file system: the debootstrap part is cached on its own (it is the
+# slow part and depends only on the package list).
+base=$cache/agent-rootfs-$(echo "$suite $packages" | sha256sum | cut -c1-16).tar
 root=$dir/work/root
-debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
-    > "$dir/debootstrap.log" 2>&1 || {
-    tail -n 20 "$dir/debootstrap.log" >&2
-    echo "build-agent-guest: debootstrap failed; log in $dir/debootstrap.log" >&2
-    exit 1; }
+if [ ! -f "$base" ]; then
+    debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
+        > "$dir/debootstrap.log" 2>&1 || {
+        tail -n 20 "$dir/debootstrap.log" >&2
+        echo "build-agent-guest: debootstrap failed; log in $dir/debootstrap.log" >&2
+        exit 1; }
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar -C "$root" -cf "$base.tmp" . && mv "$base.tmp" "$base"
+else
+    mkdir -p "$root"
+    tar -C "$root" -xf "$base"
+fi
 gcc -O2 -Wall -Wno-address-of-packed-member -I"$top/include/hw/char" \
     $(pkg-config --cflags spice-protocol) \
     -o "$root/usr/local/bin/vdi-port-bridge" "$top/contrib/vdi-port-bridge/vdi-port-bridge.c"
@@ -125,7 +134,6 @@ Section "Device"
     Option "kmsdev" "/dev/dri/card0"
 EndSection
 XORG
-rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
 size=$(( $(du -sm "$root" | cut -f1) + 200 ))
 mke2fs -q -t ext4 -d "$root" -L agentroot "$dir/rootfs.ext4" "${size}M"
 echo "$kver" > "$dir/kernel-version"

@@ -153,6 +153,21 @@ class VM:
         raise AssertionError("no %r on the guest's serial port after %ds; see %s/serial.log"
                              % (needle, timeout, self.logdir))
 
+    def wait_serial_any(self, needles, timeout, pump=None):
+        """Wait until the serial log contains one of needles; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._serial_lock:
+                for n in needles:
+                    if n in self.serial_text:
+                        return n
+            if pump:
+                pump(0.05)
+            else:
+                time.sleep(0.05)
+        raise AssertionError("none of %r on the guest's serial port after %ds; "
+                             "see %s/serial.log" % (needles, timeout, self.logdir))
+
     def shell(self, command):
         """Type a command into the guest's serial shell."""
         self.serial.sendall((command + "\n").encode())
