@@ -17,7 +17,7 @@
 set -euo pipefail
 
 top=$(realpath "$(dirname "$0")/..")
-out_link=$(realpath -m "$1")
+out_link=$(realpath -m "$(dirname "$1")")/$(basename "$1")
 cache=${QEMU_SPICE_CACHE:-$HOME/.cache/qemu-spice-stack}
 suite=bookworm
 mirror=http://deb.debian.org/debian

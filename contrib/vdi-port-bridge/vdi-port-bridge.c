@@ -9,7 +9,7 @@
  * It needs no kernel driver of its own: the device is bound to
  * uio_pci_generic, the registers (BAR 0, I/O) are reached through sysfs
  * resource0, the rings (BAR 1) through an mmap of resource1, and the
- * interrupt through /dev/uioN.  The ABI is in QEMU's
+ * interrupt through /dev/uioN (unmasked again through sysfs config).  The ABI is in QEMU's
  * include/hw/char/vdi-port.h and docs/specs/vdi-port.rst.
  *
  * Build: cc -O2 -I<qemu>/include/hw/char $(pkg-config --cflags spice-protocol)
@@ -37,12 +37,15 @@
 #include "vdi-port.h"
 
 #define OUTBUF_SIZE (VDI_PORT_RING_SIZE * VDI_PORT_PACKET_DATA_SIZE)
+#define PCI_COMMAND_OFFSET 4
+#define PCI_COMMAND_INTX_DISABLE_BIT 0x400
 
 static int verbose;
 
 typedef struct Bridge {
     int io_fd;                  /* sysfs resource0 */
     int uio_fd;                 /* /dev/uioN */
+    int cfg_fd;                 /* sysfs config */
     int pty;                    /* master side */
     int pty_slave;              /* kept open so the master never sees EIO */
     volatile VDIPortRam *ram;
@@ -359,15 +362,23 @@ static void flush_pty(Bridge *b)
 
 static void ack_interrupt(Bridge *b)
 {
-    uint32_t one = 1, count;
+    uint32_t count;
+    uint16_t cmd;
 
     if (read(b->uio_fd, &count, 4) != 4) {
         return;
     }
     st(&b->ram->int_pending, 0);
     port_out(b, VDI_PORT_IO_UPDATE_IRQ, 0);
-    /* uio_pci_generic masked INTx when it fired: unmask it. */
-    if (write(b->uio_fd, &one, 4) != 4) {
+    /*
+     * uio_pci_generic masked INTx (PCI_COMMAND bit 10) when it fired:
+     * unmask it in config space, as its documentation says.
+     */
+    if (pread(b->cfg_fd, &cmd, 2, PCI_COMMAND_OFFSET) != 2) {
+        die("reading PCI_COMMAND: %s", strerror(errno));
+    }
+    cmd = htole16(le16toh(cmd) & ~PCI_COMMAND_INTX_DISABLE_BIT);
+    if (pwrite(b->cfg_fd, &cmd, 2, PCI_COMMAND_OFFSET) != 2) {
         die("re-enabling the interrupt: %s", strerror(errno));
     }
 }
@@ -412,6 +423,11 @@ int main(int argc, char **argv)
     b->uio_fd = open_uio(dev);
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource0", dev);
     b->io_fd = open(path, O_RDWR | O_CLOEXEC);
+    snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/config", dev);
+    b->cfg_fd = open(path, O_RDWR | O_CLOEXEC);
+    if (b->cfg_fd < 0) {
+        die("%s: %s", path, strerror(errno));
+    }
     snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/resource1", dev);
     ram_fd = open(path, O_RDWR | O_SYNC | O_CLOEXEC);
     if (b->io_fd < 0 || ram_fd < 0) {
