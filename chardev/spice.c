@@ -123,7 +123,7 @@ static void spice_sif_event(SpiceCharDeviceInstance *sin, uint8_t event)
     }
 }
 
-static SpiceCharDeviceInterface spice_chr_sif = {
+static const SpiceCharDeviceInterface spice_chr_sif = {
     .base = {
         .type = SPICE_INTERFACE_CHAR_DEVICE,
         .description = "QEMU spicevmc/spiceport chardev",
@@ -277,20 +277,31 @@ static bool spicevmc_name_known(const char *name, Error **errp)
     return false;
 }
 
+/* name= of -chardev spicevmc/spiceport, which both require. */
+static const char *spice_chr_parse_name(QemuOpts *opts, const char *usage,
+                                        Error **errp)
+{
+    const char *name = qemu_opt_get(opts, "name");
+
+    if (!name) {
+        error_setg(errp, "%s is required", usage);
+    }
+    return name;
+}
+
 static void spicevmc_parse(QemuOpts *opts, ChardevBackend *backend,
                            Error **errp)
 {
-    const char *name = qemu_opt_get(opts, "name");
+    const char *name = spice_chr_parse_name(opts, "spicevmc: name=<channel>",
+                                            errp);
     ChardevSpiceChannel *cfg;
 
-    if (!name) {
-        error_setg(errp, "spicevmc: name=<channel> is required");
-        return;
+    if (name) {
+        backend->type = CHARDEV_BACKEND_KIND_SPICEVMC;
+        cfg = backend->u.spicevmc.data = g_new0(ChardevSpiceChannel, 1);
+        qemu_chr_parse_common(opts, qapi_ChardevSpiceChannel_base(cfg));
+        cfg->type = g_strdup(name);
     }
-    backend->type = CHARDEV_BACKEND_KIND_SPICEVMC;
-    cfg = backend->u.spicevmc.data = g_new0(ChardevSpiceChannel, 1);
-    qemu_chr_parse_common(opts, qapi_ChardevSpiceChannel_base(cfg));
-    cfg->type = g_strdup(name);
 }
 
 static void spicevmc_open(Chardev *chr, ChardevBackend *backend,
@@ -332,17 +343,16 @@ static void spicevmc_set_fe_open(Chardev *chr, int fe_open)
 static void spiceport_parse(QemuOpts *opts, ChardevBackend *backend,
                             Error **errp)
 {
-    const char *name = qemu_opt_get(opts, "name");
+    const char *name = spice_chr_parse_name(opts, "spiceport: name=<fqdn>",
+                                            errp);
     ChardevSpicePort *cfg;
 
-    if (!name) {
-        error_setg(errp, "spiceport: name=<fqdn> is required");
-        return;
+    if (name) {
+        backend->type = CHARDEV_BACKEND_KIND_SPICEPORT;
+        cfg = backend->u.spiceport.data = g_new0(ChardevSpicePort, 1);
+        qemu_chr_parse_common(opts, qapi_ChardevSpicePort_base(cfg));
+        cfg->fqdn = g_strdup(name);
     }
-    backend->type = CHARDEV_BACKEND_KIND_SPICEPORT;
-    cfg = backend->u.spiceport.data = g_new0(ChardevSpicePort, 1);
-    qemu_chr_parse_common(opts, qapi_ChardevSpicePort_base(cfg));
-    cfg->fqdn = g_strdup(name);
 }
 
 static void spiceport_open(Chardev *chr, ChardevBackend *backend,

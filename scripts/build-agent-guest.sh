@@ -34,7 +34,8 @@ done
 kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
 kver_pkg=$(apt-cache policy "$kpkg" | awk '/Candidate:/ { print $2 }')
 key=$( { cat "$0" "$top"/tests/guest/agent-init "$top"/contrib/vdi-port-bridge/*.c \
-           "$top"/include/hw/char/vdi-port.h "$top"/tests/guest/extract-vmlinux.py;
+           "$top"/include/hw/char/vdi-port.h "$top"/tests/guest/extract-vmlinux.py \
+           "$top"/tests/guest/module-closure.py;
          echo "$suite $packages $modules $kpkg $kver_pkg"; } | sha256sum | cut -c1-16)
 dir=$cache/agent-guest-$key
 if [ -f "$dir/.complete" ]; then
@@ -62,27 +63,7 @@ depmod -b kpkg "$kver"
 initrd=$dir/work/initrd
 mkdir -p "$initrd"/{bin,dev,proc,sys,newroot,lib/modules/"$kver"}
 cp /bin/busybox "$initrd/bin/busybox"
-/usr/bin/python3 - kpkg/lib/modules/"$kver" "$initrd/lib/modules/$kver" $modules <<'PY'
-import os, shutil, sys
-mdir, dst, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
-deps, byname = {}, {}
-for line in open(os.path.join(mdir, "modules.dep")):
-    path, rest = line.rstrip("\n").split(":", 1)
-    deps[path] = rest.split()
-    byname[os.path.basename(path).split(".ko")[0].replace("-", "_")] = path
-need, todo = set(), [byname[w] for w in wanted]
-while todo:
-    p = todo.pop()
-    if p not in need:
-        need.add(p)
-        todo.extend(deps[p])
-for p in sorted(need):
-    os.makedirs(os.path.join(dst, os.path.dirname(p)), exist_ok=True)
-    shutil.copy(os.path.join(mdir, p), os.path.join(dst, p))
-for f in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
-    if os.path.exists(os.path.join(mdir, f)):
-        shutil.copy(os.path.join(mdir, f), os.path.join(dst, f))
-PY
+/usr/bin/python3 "$top/tests/guest/module-closure.py" kpkg/lib/modules/"$kver" "$initrd/lib/modules/$kver" $modules
 depmod -b "$initrd" "$kver"
 cat > "$initrd/init" <<INIT
 #!/bin/busybox sh

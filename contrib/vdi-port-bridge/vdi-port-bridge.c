@@ -48,6 +48,7 @@ typedef struct Bridge {
     int cfg_fd;                 /* sysfs config */
     int pty;                    /* master side */
     int pty_slave;              /* kept open so the master never sees EIO */
+    /* The device changes it behind our back: volatile, one access each. */
     volatile VDIPortRam *ram;
     uint32_t gen;
     /* output ring -> pty bytes not yet written */
@@ -56,16 +57,11 @@ typedef struct Bridge {
     unsigned long to_device, to_agent;
 } Bridge;
 
-static void die(const char *fmt, ...)
+static void vsay(const char *fmt, va_list ap)
 {
-    va_list ap;
-
-    va_start(ap, fmt);
     fputs("vdi-port-bridge: ", stderr);
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
-    va_end(ap);
-    exit(1);
 }
 
 static void say(const char *fmt, ...)
@@ -73,10 +69,18 @@ static void say(const char *fmt, ...)
     va_list ap;
 
     va_start(ap, fmt);
-    fputs("vdi-port-bridge: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsay(fmt, ap);
     va_end(ap);
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay(fmt, ap);
+    va_end(ap);
+    exit(1);
 }
 
 /* The ring words are shared with the device: one load or store each. */
@@ -340,7 +344,8 @@ static bool drain_output(Bridge *b)
 static void flush_pty(Bridge *b)
 {
     while (b->out_pos < b->out_len) {
-        ssize_t n = write(b->pty, b->out + b->out_pos, b->out_len - b->out_pos);
+        ssize_t n = write(b->pty, b->out + b->out_pos,
+                          b->out_len - b->out_pos);
 
         if (n < 0) {
             if (errno == EAGAIN || errno == EINTR) {

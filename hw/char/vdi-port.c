@@ -142,7 +142,7 @@ static bool vdi_port_in_pop(VDIPortState *s)
     s->in_size = 0;
     s->in_read = 0;
     ram_st(s, RING_OFF(input, cons), s->in_cons);
-    smp_mb();
+    smp_mb(); /* cons visible before we read the guest's notify_on_cons */
     return s->in_cons == ram_ld(s, RING_OFF(input, notify_on_cons));
 }
 
@@ -167,13 +167,13 @@ static int vdi_port_sif_read(SpiceCharDeviceInstance *sin, uint8_t *buf,
         if (!used) {
             /* Ask the guest to notify us with its next packet. */
             ram_st(s, RING_OFF(input, notify_on_prod), s->in_cons + 1);
-            smp_mb();
+            smp_mb(); /* request visible before we look at prod again */
             if (ram_ld(s, RING_OFF(input, prod)) == s->in_cons) {
                 break;
             }
             continue;
         }
-        smp_rmb();
+        smp_rmb(); /* the packet is read after the prod that covers it */
         if (s->in_read == 0) {
             /* A new packet: take gen and size once. */
             uint32_t gen = ram_ld(s, pkt + offsetof(VDIPortPacket, gen));
@@ -236,7 +236,7 @@ static int vdi_port_sif_write(SpiceCharDeviceInstance *sin,
              * spice-server keeps the rest until our next wakeup.
              */
             ram_st(s, RING_OFF(output, notify_on_cons), cons + 1);
-            smp_mb();
+            smp_mb(); /* request visible before we look at cons again */
             if (ram_ld(s, RING_OFF(output, cons)) == cons) {
                 break;
             }
@@ -246,10 +246,10 @@ static int vdi_port_sif_write(SpiceCharDeviceInstance *sin,
         ram_st(s, pkt + offsetof(VDIPortPacket, size), n);
         memcpy(s->ram_ptr + pkt + offsetof(VDIPortPacket, data), buf + done, n);
         memory_region_set_dirty(&s->ram, pkt, VDI_PORT_PACKET_SIZE);
-        smp_wmb();
+        smp_wmb(); /* the packet is complete before prod covers it */
         s->out_prod++;
         ram_st(s, RING_OFF(output, prod), s->out_prod);
-        smp_mb();
+        smp_mb(); /* prod visible before we read notify_on_prod */
         notify |= s->out_prod == ram_ld(s, RING_OFF(output, notify_on_prod));
         done += n;
     }
@@ -276,7 +276,7 @@ static void vdi_port_sif_state(SpiceCharDeviceInstance *sin, int connected)
     }
 }
 
-static SpiceCharDeviceInterface vdi_port_sif = {
+static const SpiceCharDeviceInterface vdi_port_sif = {
     .base = {
         .type = SPICE_INTERFACE_CHAR_DEVICE,
         .description = "vdi-port",
@@ -412,7 +412,7 @@ static const MemoryRegionOps vdi_port_io_ops = {
     },
 };
 
-/* ---- device life ---------------------------------------------------------- */
+/* ---- device life ------------------------------------------------------ */
 
 static void vdi_port_ram_init(VDIPortState *s)
 {
@@ -508,7 +508,7 @@ static void vdi_port_exit(PCIDevice *pci)
     g_clear_pointer(&s->owner, g_free);
 }
 
-/* ---- migration ------------------------------------------------------------ */
+/* ---- migration -------------------------------------------------------- */
 
 static int vdi_port_post_load(void *opaque, int version_id)
 {

@@ -28,7 +28,7 @@
  * the BAR is 16 because PCI sizes are powers of two.
  */
 enum {
-    /* Read: connect, returns the new generation (never 0).  Write: disconnect. */
+    /* Read: connect, returns the new generation (never 0). Write: disconnect */
     VDI_PORT_IO_CONNECTION = 0,
     /* Write: the guest produced input packets or consumed output packets. */
     VDI_PORT_IO_NOTIFY = 4,
