@@ -4,6 +4,7 @@
 #   make demo       set everything up and run the demo VM (SPICE on 127.0.0.1:5930)
 #   make check      set everything up and run all tests
 #   make guest      build the cached test/demo guest (kernel + initramfs)
+#   make agent-guest build the cached guest with Debian's spice-vdagent (root)
 #   make deps       install Debian packages (root)
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
@@ -17,13 +18,13 @@ NINJA := ninja
 export CCACHE_BASEDIR := $(BUILD)
 export CCACHE_NOHASHDIR := 1
 
-QTESTS := qxl-test qxl-guest-bug-test
+QTESTS := qxl-test qxl-guest-bug-test vdi-port-test
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
 # passes the same list to QEMU as --firmwarepath.
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
 
-.PHONY: all deps build qtests guest demo check clean distclean FORCE
+.PHONY: all deps build qtests guest agent-guest demo check clean distclean FORCE
 
 all: build
 
@@ -52,12 +53,15 @@ qtests: build
 guest:
 	@$(TOP)/scripts/build-guest.sh $(BUILD)/guest
 
+agent-guest:
+	@$(TOP)/scripts/build-agent-guest.sh $(BUILD)/agent-guest
+
 demo: deps
 	@$(MAKE) --no-print-directory build guest
 	@$(TOP)/scripts/demo.sh
 
 check: deps
-	@$(MAKE) --no-print-directory qtests guest
+	@$(MAKE) --no-print-directory qtests guest agent-guest
 	@/usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)"
 
 clean:

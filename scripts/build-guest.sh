@@ -63,33 +63,7 @@ chmod 755 "$root/init"
 # Module closure of what the guest loads, from modules.dep.
 modules="qxl bochs virtio_pci virtio_console uio_pci_generic"
 mdir=kpkg/lib/modules/$kver
-/usr/bin/python3 - "$mdir" "$root/lib/modules/$kver" $modules <<'PY'
-import os, shutil, sys
-mdir, dst, wanted = sys.argv[1], sys.argv[2], sys.argv[3:]
-deps, byname = {}, {}
-for line in open(os.path.join(mdir, "modules.dep")):
-    path, rest = line.rstrip("\n").split(":", 1)
-    deps[path] = rest.split()
-    name = os.path.basename(path).split(".ko")[0].replace("-", "_")
-    byname[name] = path
-need, todo = set(), []
-for w in wanted:
-    if w not in byname:
-        sys.exit("build-guest: module %s not in this kernel" % w)
-    todo.append(byname[w])
-while todo:
-    p = todo.pop()
-    if p in need:
-        continue
-    need.add(p)
-    todo.extend(deps[p])
-for p in sorted(need):
-    os.makedirs(os.path.join(dst, os.path.dirname(p)), exist_ok=True)
-    shutil.copy(os.path.join(mdir, p), os.path.join(dst, p))
-for f in ("modules.order", "modules.builtin", "modules.builtin.modinfo"):
-    if os.path.exists(os.path.join(mdir, f)):
-        shutil.copy(os.path.join(mdir, f), os.path.join(dst, f))
-PY
+/usr/bin/python3 "$top/tests/guest/module-closure.py" "$mdir" "$root/lib/modules/$kver" $modules
 depmod -b "$root" "$kver"
 echo "$modules" > "$root/etc/modules"
 

@@ -56,8 +56,9 @@ pkgs=(
     libspice-server-dev libspice-protocol-dev
     libcap-ng-dev libattr1-dev libseccomp-dev
     seabios ipxe-qemu qemu-system-data
-    busybox-static cpio kmod xz-utils zstd
+    busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
     python3-gi gir1.2-spiceclientglib-2.0 gir1.2-glib-2.0
+    libspice-client-glib-2.0-dev
     spice-client-gtk virt-viewer
     imagemagick netcat-openbsd
 )

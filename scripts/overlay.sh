@@ -21,7 +21,8 @@ OVERLAY_DIRS="hw include ui chardev audio tests/qtest contrib"
 # Stock QEMU files that our files replace outright.  Listed for the record and
 # for the check below; the replacement itself is done by linking ours over them.
 REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
-          ui/spice-display.c include/ui/spice-display.h"
+          ui/spice-display.c include/ui/spice-display.h
+          chardev/spice.c include/chardev/spice.h"
 
 # ---- build-file edits -----------------------------------------------------
 #   "FILE|ANCHOR LINE|LINE TO INSERT AFTER IT"
@@ -38,6 +39,26 @@ EDITS=(
     # qxl-render.c, and its trace events.
     "hw/display/meson.build|=  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-logger.c', 'qxl-render.c'),|  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-io.c', 'qxl-memslot.c', 'qxl-ring.c', 'qxl-spice.c', 'qxl-surface.c', 'qxl-cursor.c', 'qxl-monitors.c', 'qxl-render.c', 'qxl-migrate.c'),"
     "hw/display/trace-events|<<hw/display/trace-events.qxl|"
+    # Who owns the VM's one SPICE agent channel (chardev/spice-vdagent.c):
+    # linked whenever SPICE is, as both chardev/spice.c and vdi-port use it.
+    "chardev/meson.build|    'testdev.c'))|system_ss.add(when: spice, if_true: files('spice-vdagent.c'))"
+    # Trace events of our chardev/spice.c.
+    "chardev/trace-events|# spice.c|spice_chardev_register(const char *name, int ret) \"%s: spice_server_add_interface returned %d\""
+    "chardev/trace-events|# spice.c|spice_chardev_unregister(const char *name) \"%s\""
+    "chardev/trace-events|# spice.c|spice_chardev_state(const char *name, int connected) \"%s: spice side connected=%d\""
+    "chardev/trace-events|# spice.c|spice_chardev_to_guest(const char *name, int len, int taken) \"%s: spice sent %d bytes, guest took %d\""
+    "chardev/trace-events|# spice.c|spice_chardev_from_guest(const char *name, size_t len, size_t taken) \"%s: guest sent %zu bytes, spice took %zu\""
+    # The VDI port device (hw/char/vdi-port.c), its Kconfig symbol and events.
+    "hw/Kconfig|source char/Kconfig|source char/Kconfig.vdi-port"
+    "hw/char/meson.build|system_ss.add(when: 'CONFIG_VIRTIO_SERIAL', if_true: files('virtio-console.c'))|system_ss.add(when: 'CONFIG_VDI_PORT', if_true: [files('vdi-port.c'), spice])"
+    "hw/char/trace-events|# See docs/devel/tracing.rst for syntax documentation.|# vdi-port.c"
+    "hw/char/trace-events|# vdi-port.c|vdi_port_connect(uint32_t gen) \"generation %u\""
+    "hw/char/trace-events|# vdi-port.c|vdi_port_disconnect(bool was_connected) \"was connected %d\""
+    "hw/char/trace-events|# vdi-port.c|vdi_port_irq(uint32_t pending, uint32_t mask) \"int_pending 0x%x int_mask 0x%x\""
+    "hw/char/trace-events|# vdi-port.c|vdi_port_drop_stale(uint32_t cons, uint32_t gen, uint32_t cur) \"input packet %u of generation %u dropped (now %u)\""
+    "hw/char/trace-events|# vdi-port.c|vdi_port_to_spice(int len, int done, uint32_t cons) \"spice asked for %d bytes, got %d; input cons %u\""
+    "hw/char/trace-events|# vdi-port.c|vdi_port_to_guest(int len, int done, uint32_t prod) \"spice sent %d bytes, %d queued; output prod %u\""
+    "hw/char/trace-events|# vdi-port.c|vdi_port_resume_generation(uint32_t gen) \"after migration: generation %u\""
 )
 # ---------------------------------------------------------------------------
 

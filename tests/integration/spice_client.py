@@ -17,6 +17,8 @@ from gi.repository import GLib, GObject, SpiceClientGLib  # noqa: E402
 
 SPICE_SURFACE_FMT_32_xRGB = 32
 SPICE_SURFACE_FMT_32_ARGB = 96
+VD_AGENT_CLIPBOARD_UTF8_TEXT = 1
+SPICE_MOUSE_MODE_CLIENT = 2
 
 
 class Surface:
@@ -41,6 +43,8 @@ class SpiceProbe:
         self.mouse_mode = None
         self.channels = []
         self.errors = []
+        self.clipboard_offer = None  # bytes the client serves as clipboard
+        self.clipboard_received = None  # bytes the agent sent
         GObject.Object.connect(self.session, "channel-new", self._channel_new)
 
     # -- signals ---------------------------------------------------------
@@ -52,6 +56,12 @@ class SpiceProbe:
             self.main = channel
             GObject.Object.connect(channel, "main-agent-update", self._agent_update)
             GObject.Object.connect(channel, "main-mouse-update", self._mouse_update)
+            GObject.Object.connect(channel, "main-clipboard-selection-grab",
+                                   self._agent_grab)
+            GObject.Object.connect(channel, "main-clipboard-selection-request",
+                                   self._agent_request)
+            GObject.Object.connect(channel, "main-clipboard-selection",
+                                   self._agent_clipboard)
         if isinstance(channel, SpiceClientGLib.DisplayChannel):
             GObject.Object.connect(channel, "display-primary-create",
                                    lambda ch, fmt, w, h, stride, shmid, data:
@@ -82,6 +92,36 @@ class SpiceProbe:
 
     def _mouse_update(self, channel):
         self.mouse_mode = channel.get_property("mouse-mode")
+
+    # The guest's clipboard changed: fetch it as text.
+    def _agent_grab(self, channel, selection, types, ntypes):
+        channel.clipboard_selection_request(selection, VD_AGENT_CLIPBOARD_UTF8_TEXT)
+        return True
+
+    # The guest wants the clipboard the client grabbed: serve it.
+    def _agent_request(self, channel, selection, ctype):
+        if self.clipboard_offer is None:
+            return False
+        channel.clipboard_selection_notify(selection, ctype, self.clipboard_offer)
+        return True
+
+    def _agent_clipboard(self, channel, selection, ctype, data, size):
+        if isinstance(data, int):
+            data = ctypes.string_at(data, size)
+        self.clipboard_received = bytes(data[:size])
+
+    # -- agent -----------------------------------------------------------
+    def send_monitor_config(self, width, height):
+        """Ask the guest (through the agent) for one monitor of this size."""
+        self.main.update_display_enabled(0, True, False)
+        self.main.update_display(0, 0, 0, width, height, False)
+        if not self.main.send_monitor_config():
+            raise AssertionError("spice-gtk refused to send the monitors config")
+
+    def offer_clipboard(self, data):
+        """Grab the guest's clipboard with `data` as UTF-8 text."""
+        self.clipboard_offer = data
+        self.main.clipboard_selection_grab(0, [VD_AGENT_CLIPBOARD_UTF8_TEXT])
 
     # -- driving ---------------------------------------------------------
     def connect(self):

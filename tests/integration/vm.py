@@ -73,7 +73,8 @@ class VM:
                        "zlib-glz-wan-compression=never,streaming-video=off")
 
     def __init__(self, ctx, name, extra_args, spice=True, memory="512M",
-                 spice_port=None, spice_opts=TEST_SPICE_OPTS, append=""):
+                 spice_port=None, spice_opts=TEST_SPICE_OPTS, guest_dir=None,
+                 append=""):
         self.ctx = ctx
         self.logdir = ctx.logdir(name)
         self.spice_port = (spice_port or free_tcp_port()) if spice else None
@@ -82,7 +83,7 @@ class VM:
         for p in (self.serial_path, self.qmp_path):
             if os.path.exists(p):
                 os.unlink(p)
-        guest = ctx.guest_dir
+        guest = guest_dir or ctx.guest_dir
         self.args = [
             ctx.qemu_binary,
             "-machine", "q35", "-m", memory, "-smp", "1", "-nodefaults",
@@ -151,6 +152,21 @@ class VM:
                 time.sleep(0.05)
         raise AssertionError("no %r on the guest's serial port after %ds; see %s/serial.log"
                              % (needle, timeout, self.logdir))
+
+    def wait_serial_any(self, needles, timeout, pump=None):
+        """Wait until the serial log contains one of needles; returns it."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._serial_lock:
+                for n in needles:
+                    if n in self.serial_text:
+                        return n
+            if pump:
+                pump(0.05)
+            else:
+                time.sleep(0.05)
+        raise AssertionError("none of %r on the guest's serial port after %ds; "
+                             "see %s/serial.log" % (needles, timeout, self.logdir))
 
     def shell(self, command):
         """Type a command into the guest's serial shell."""

@@ -1,0 +1,124 @@
+#!/bin/bash
+# Build the agent test guest from Debian packages only:
+#   - a Debian bookworm minbase root file system (debootstrap) with the
+#     unmodified SPICE guest agent (spice-vdagent: spice-vdagentd and the
+#     X session agent), Xorg, xrandr and xclip, our VDI port bridge
+#     (contrib/vdi-port-bridge) and our init (tests/guest/agent-init), as an
+#     ext4 image booted read-only with snapshot=on;
+#   - Debian's kernel (vmlinux, PVH) and a busybox initramfs that loads the
+#     drivers (virtio, bochs DRM, uinput, uio_pci_generic) and switches to
+#     that root.
+#
+#   scripts/build-agent-guest.sh OUT_LINK
+#
+# Cached under the cache dir, keyed by the inputs (this script, the bridge,
+# the init, package versions); OUT_LINK points at the result.  Needs root
+# (debootstrap) and about 2 minutes and 500 MB on a cache miss.
+set -euo pipefail
+
+top=$(realpath "$(dirname "$0")/..")
+out_link=$(realpath -m "$(dirname "$1")")/$(basename "$1")
+cache=${QEMU_SPICE_CACHE:-$HOME/.cache/qemu-spice-stack}
+suite=bookworm
+mirror=http://deb.debian.org/debian
+packages=spice-vdagent,dbus,dbus-x11,xserver-xorg-core,x11-xserver-utils,xclip,kmod
+modules="virtio_pci virtio_blk virtio_console crc32c_generic ext4 bochs uinput uio_pci_generic"
+
+for tool in debootstrap mke2fs busybox cpio gcc; do
+    if ! command -v "$tool" >/dev/null; then
+        echo "build-agent-guest: $tool is missing; run scripts/install-deps.sh" >&2
+        exit 1
+    fi
+done
+
+kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
+kver_pkg=$(apt-cache policy "$kpkg" | awk '/Candidate:/ { print $2 }')
+key=$( { cat "$0" "$top"/tests/guest/agent-init "$top"/contrib/vdi-port-bridge/*.c \
+           "$top"/include/hw/char/vdi-port.h "$top"/tests/guest/extract-vmlinux.py \
+           "$top"/tests/guest/module-closure.py;
+         echo "$suite $packages $modules $kpkg $kver_pkg"; } | sha256sum | cut -c1-16)
+dir=$cache/agent-guest-$key
+if [ -f "$dir/.complete" ]; then
+    ln -sfn "$dir" "$out_link"
+    exit 0
+fi
+if [ "$(id -u)" != 0 ]; then
+    echo "build-agent-guest: debootstrap needs root" >&2
+    exit 1
+fi
+
+echo "[agent-guest] building in $dir (debootstrap $suite, about 2 minutes)"
+rm -rf "$dir"
+mkdir -p "$dir/work"
+cd "$dir/work"
+
+# Kernel and the module closure for the initramfs.
+apt-get download -q "$kpkg" >/dev/null 2>&1 || {
+    echo "build-agent-guest: 'apt-get download $kpkg' failed" >&2; exit 1; }
+dpkg-deb -x ./*.deb kpkg
+kver=$(ls kpkg/lib/modules | head -n1)
+depmod -b kpkg "$kver"
+/usr/bin/python3 "$top/tests/guest/extract-vmlinux.py" "kpkg/boot/vmlinuz-$kver" "$dir/vmlinux"
+
+initrd=$dir/work/initrd
+mkdir -p "$initrd"/{bin,dev,proc,sys,newroot,lib/modules/"$kver"}
+cp /bin/busybox "$initrd/bin/busybox"
+/usr/bin/python3 "$top/tests/guest/module-closure.py" kpkg/lib/modules/"$kver" "$initrd/lib/modules/$kver" $modules
+depmod -b "$initrd" "$kver"
+cat > "$initrd/init" <<INIT
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+for m in $modules; do modprobe \$m || echo "GUEST: modprobe \$m failed" > /dev/ttyS0; done
+i=0
+while [ ! -b /dev/vda ] && [ \$i -lt 100 ]; do sleep 0.1; i=\$((i + 1)); done
+mount /dev/vda /newroot || { echo "GUEST: no root file system" > /dev/ttyS0; exec sh; }
+umount /proc /sys
+mount --move /dev /newroot/dev
+exec switch_root /newroot /sbin/agent-init
+INIT
+chmod 755 "$initrd/init"
+(cd "$initrd" && find . -print0 | LC_ALL=C sort -z | xargs -0 touch -h -d @0 && \
+    find . -print0 | LC_ALL=C sort -z | \
+    cpio --null -o -H newc -R 0:0 --reproducible --quiet) | gzip -n -9 > "$dir/initrd.gz"
+
+# Root file system: the debootstrap part is cached on its own (it is the
+# slow part and depends only on the package list).
+base=$cache/agent-rootfs-$(echo "$suite $packages" | sha256sum | cut -c1-16).tar
+root=$dir/work/root
+if [ ! -f "$base" ]; then
+    debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
+        > "$dir/debootstrap.log" 2>&1 || {
+        tail -n 20 "$dir/debootstrap.log" >&2
+        echo "build-agent-guest: debootstrap failed; log in $dir/debootstrap.log" >&2
+        exit 1; }
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar -C "$root" -cf "$base.tmp" . && mv "$base.tmp" "$base"
+else
+    mkdir -p "$root"
+    tar -C "$root" -xf "$base"
+fi
+gcc -O2 -Wall -Wno-address-of-packed-member -I"$top/include/hw/char" \
+    $(pkg-config --cflags spice-protocol) \
+    -o "$root/usr/local/bin/vdi-port-bridge" "$top/contrib/vdi-port-bridge/vdi-port-bridge.c"
+install -m 755 "$top/tests/guest/agent-init" "$root/sbin/agent-init"
+mkdir -p "$root/etc/X11/xorg.conf.d"
+cat > "$root/etc/X11/xorg.conf.d/10-test.conf" <<'XORG'
+Section "ServerFlags"
+    Option "AutoAddDevices" "false"
+EndSection
+Section "Device"
+    Identifier "card0"
+    Driver "modesetting"
+    Option "kmsdev" "/dev/dri/card0"
+EndSection
+XORG
+size=$(( $(du -sm "$root" | cut -f1) + 200 ))
+mke2fs -q -t ext4 -d "$root" -L agentroot "$dir/rootfs.ext4" "${size}M"
+echo "$kver" > "$dir/kernel-version"
+cd "$dir" && rm -rf work
+touch "$dir/.complete"
+ln -sfn "$dir" "$out_link"
+echo "[agent-guest] done: $(du -sh "$dir/rootfs.ext4" | cut -f1) root file system"
