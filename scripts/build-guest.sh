@@ -13,7 +13,7 @@
 set -euo pipefail
 
 top=$(realpath "$(dirname "$0")/..")
-out_link=$(realpath -m "$1")
+out_link=$(realpath -m "$(dirname "$1")")/$(basename "$1")  # not through the old link
 cache=${QEMU_SPICE_CACHE:-$HOME/.cache/qemu-spice-stack}
 
 kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
