@@ -21,6 +21,9 @@
 #include "qxl.h"
 #include "trace.h"
 
+/* A *_mb property the user did not set. */
+#define QXL_MB_UNSET UINT32_MAX
+
 /* ---- interrupts ------------------------------------------------------ */
 
 /*
@@ -104,33 +107,45 @@ bool qxl_spice_running(void)
  * MiB properties override byte ones, vgamem is clamped to 8..256 MiB,
  * BAR 0 holds at least two screens, every size is a power of two.
  */
-static void qxl_init_sizes(PCIQXLDevice *d)
+static bool qxl_init_sizes(PCIQXLDevice *d, Error **errp)
 {
     uint64_t ram, vram32, vram;
 
     d->vgamem_size_mb = MIN(MAX(d->vgamem_size_mb, 8), 256);
     d->vgamem_size = d->vgamem_size_mb * MiB;
 
-    ram = d->ram_size_mb != UINT32_MAX ? (uint64_t)d->ram_size_mb * MiB
+    ram = d->ram_size_mb != QXL_MB_UNSET ? (uint64_t)d->ram_size_mb * MiB
                                        : d->vga.vram_size;
     ram = MAX(ram, 2ULL * d->vgamem_size);
 
-    vram32 = d->vram32_size_mb != UINT32_MAX ? (uint64_t)d->vram32_size_mb * MiB
-                                              : d->vram32_size;
+    vram32 = d->vram32_size_mb != QXL_MB_UNSET
+             ? (uint64_t)d->vram32_size_mb * MiB : d->vram32_size;
     vram32 = MAX(vram32, 4096);
 
-    vram = d->vram_size_mb != UINT32_MAX ? (uint64_t)d->vram_size_mb * MiB
+    vram = d->vram_size_mb != QXL_MB_UNSET ? (uint64_t)d->vram_size_mb * MiB
                                          : d->vram_size;
     vram = MAX(vram, vram32);
 
     if (d->revision == QXL_REVISION_STABLE_V04) {
         vram32 = vram = 4096;
     }
+    /* BAR 0 is the VGA core's 32-bit sized memory. */
+    if (ram > 1 * GiB) {
+        error_setg(errp, "qxl: 'ram_size'/'ram_size_mb' of %" PRIu64 " MiB "
+                   "is too large (at most 1024)", ram / MiB);
+        return false;
+    }
+    if (vram > 64 * GiB) {
+        error_setg(errp, "qxl: 'vram64_size_mb' of %" PRIu64 " MiB is too "
+                   "large (at most 65536)", vram / MiB);
+        return false;
+    }
 
     d->vga.vram_size = pow2ceil(ram);
     d->vram32_size = pow2ceil(vram32);
     d->vram_size = pow2ceil(vram);
     d->vgamem_size = pow2ceil(d->vgamem_size);
+    return true;
 }
 
 /* ---- ROM and RAM header ---------------------------------------------- */
@@ -438,7 +453,9 @@ static void qxl_realize_vga(PCIDevice *pci, Error **errp)
     PCIQXLDevice *d = PCI_QXL(pci);
     VGACommonState *vga = &d->vga;
 
-    qxl_init_sizes(d);
+    if (!qxl_init_sizes(d, errp)) {
+        return;
+    }
     vga->vbe_size = d->vgamem_size;
     vga->vram_size_mb = d->vga.vram_size / MiB;
     if (!vga_common_init(vga, OBJECT(d), errp)) {
@@ -469,7 +486,9 @@ static void qxl_realize_secondary(PCIDevice *pci, Error **errp)
 {
     PCIQXLDevice *d = PCI_QXL(pci);
 
-    qxl_init_sizes(d);
+    if (!qxl_init_sizes(d, errp)) {
+        return;
+    }
     memory_region_init_ram(&d->vga.vram, OBJECT(d), "qxl.vgavram",
                            d->vga.vram_size, &error_fatal);
     d->vga.vram_ptr = memory_region_get_ram_ptr(&d->vga.vram);
@@ -497,22 +516,34 @@ static void qxl_exit(PCIDevice *pci)
     }
 }
 
+/*
+ * Names, types and defaults are stock QEMU's: libvirt and saved VM
+ * configurations use them.  Effective values are computed at realize
+ * (qxl_init_sizes()) and read back through the same properties.
+ */
 static const Property qxl_properties[] = {
+    /* BAR sizes in bytes, and their MiB overrides */
     DEFINE_PROP_UINT32("ram_size", PCIQXLDevice, vga.vram_size, 64 * MiB),
+    DEFINE_PROP_UINT32("ram_size_mb", PCIQXLDevice, ram_size_mb,
+                       QXL_MB_UNSET),
     DEFINE_PROP_UINT64("vram_size", PCIQXLDevice, vram32_size, 64 * MiB),
+    DEFINE_PROP_UINT32("vram_size_mb", PCIQXLDevice, vram32_size_mb,
+                       QXL_MB_UNSET),
+    DEFINE_PROP_UINT32("vram64_size_mb", PCIQXLDevice, vram_size_mb,
+                       QXL_MB_UNSET),
+    DEFINE_PROP_UINT32("vgamem_mb", PCIQXLDevice, vgamem_size_mb, 16),
+    /* what the guest is offered */
     DEFINE_PROP_UINT32("revision", PCIQXLDevice, revision,
                        QXL_DEFAULT_REVISION),
-    DEFINE_PROP_UINT32("debug", PCIQXLDevice, debug, 0),
-    DEFINE_PROP_UINT32("guestdebug", PCIQXLDevice, guestdebug, 0),
-    DEFINE_PROP_UINT32("cmdlog", PCIQXLDevice, cmdlog, 0),
-    DEFINE_PROP_UINT32("ram_size_mb", PCIQXLDevice, ram_size_mb, -1),
-    DEFINE_PROP_UINT32("vram_size_mb", PCIQXLDevice, vram32_size_mb, -1),
-    DEFINE_PROP_UINT32("vram64_size_mb", PCIQXLDevice, vram_size_mb, -1),
-    DEFINE_PROP_UINT32("vgamem_mb", PCIQXLDevice, vgamem_size_mb, 16),
     DEFINE_PROP_INT32("surfaces", PCIQXLDevice, num_surfaces, 1024),
     DEFINE_PROP_UINT16("max_outputs", PCIQXLDevice, max_outputs, 0),
     DEFINE_PROP_UINT32("xres", PCIQXLDevice, xres, 0),
     DEFINE_PROP_UINT32("yres", PCIQXLDevice, yres, 0),
+    /* debugging */
+    DEFINE_PROP_UINT32("guestdebug", PCIQXLDevice, guestdebug, 0),
+    DEFINE_PROP_UINT32("debug", PCIQXLDevice, debug, 0),
+    DEFINE_PROP_UINT32("cmdlog", PCIQXLDevice, cmdlog, 0),
+    /* migration compatibility of old machine types */
     DEFINE_PROP_BOOL("global-vmstate", PCIQXLDevice, vga.global_vmstate,
                      false),
 };
