@@ -59,15 +59,26 @@ static int qxl_pre_load(void *opaque)
     return 0;
 }
 
-/* Replay the tracked surfaces and cursor into spice-server. */
+/*
+ * Replay the tracked surfaces and cursor into spice-server.  Their memory
+ * came with the stream and the guest could have changed it since the
+ * commands were first checked: each is checked again, and one that fails
+ * is left out (and latches the guest bug) rather than handed over.
+ */
 static void qxl_replay_commands(PCIQXLDevice *d)
 {
     g_autofree QXLCommandExt *cmds = g_new0(QXLCommandExt,
                                             d->num_surfaces + 1);
+    QXLCursorCmd cursor;
     uint32_t n = 0;
 
     for (int i = 0; i < d->num_surfaces; i++) {
-        if (d->surface_cmds[i]) {
+        QXLCommand cmd = {
+            .data = cpu_to_le64(d->surface_cmds[i]),
+            .type = cpu_to_le32(QXL_CMD_SURFACE),
+        };
+
+        if (d->surface_cmds[i] && qxl_check_command(d, &cmd)) {
             cmds[n++] = (QXLCommandExt) {
                 .cmd.data = d->surface_cmds[i],
                 .cmd.type = QXL_CMD_SURFACE,
@@ -75,7 +86,7 @@ static void qxl_replay_commands(PCIQXLDevice *d)
             };
         }
     }
-    if (d->cursor_cmd) {
+    if (d->cursor_cmd && qxl_check_cursor_cmd(d, d->cursor_cmd, &cursor)) {
         cmds[n++] = (QXLCommandExt) {
             .cmd.data = d->cursor_cmd,
             .cmd.type = QXL_CMD_CURSOR,

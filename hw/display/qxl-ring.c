@@ -253,7 +253,7 @@ static bool qxl_check_message(PCIQXLDevice *d, QXLPHYSICAL phys)
 }
 
 /* A command-ring command spice-server can safely take. */
-static bool qxl_check_command(PCIQXLDevice *d, const QXLCommand *cmd)
+bool qxl_check_command(PCIQXLDevice *d, const QXLCommand *cmd)
 {
     QXLPHYSICAL data = le64_to_cpu(cmd->data);
 

@@ -212,6 +212,7 @@ bool qxl_host_ptr_in_ram(PCIQXLDevice *d, const void *ptr, uint64_t size,
 void *qxl_ram_offset_to_host(PCIQXLDevice *d, uint64_t ram_offset);
 
 /* qxl-ring.c */
+bool qxl_check_command(PCIQXLDevice *d, const QXLCommand *cmd);
 bool qxl_ring_get_command(PCIQXLDevice *d, QXLCommandExt *ext);
 bool qxl_ring_get_cursor_command(PCIQXLDevice *d, QXLCommandExt *ext);
 bool qxl_ring_req_cmd_notification(PCIQXLDevice *d);
