@@ -3,6 +3,7 @@
 over SPICE on 127.0.0.1:5930, save what a SPICE client sees to
 build/demo-screen.png, and keep running until stopped (Ctrl-C)."""
 import os
+import signal
 import socket
 import sys
 import time
@@ -20,7 +21,13 @@ from vm import VM  # noqa: E402
 PORT = int(os.environ.get("DEMO_SPICE_PORT", "5930"))
 
 
+def _stop(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main():
+    # A plain kill stops the VM too.
+    signal.signal(signal.SIGTERM, _stop)
     build = os.path.join(top, "build")
     ctx = Context(build)
     ctx.logroot = build
