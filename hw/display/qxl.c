@@ -360,7 +360,7 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
         io_size = 32;
         break;
     default:
-        error_setg(errp, "qxl: invalid revision %u (valid: 1 to %d)",
+        error_setg(errp, "qxl: invalid 'revision' %u (valid: 1 to %d)",
                    d->revision, QXL_REVISION_QEMU);
         return false;
     }
