@@ -31,8 +31,7 @@ REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
 # Lines are matched whole.
 EDITS=(
     # Trace events of our ui/spice-display.c (framebuffer export).
-    'ui/trace-events|# spice-display.c|spice_fb_refresh_idle(int qid) "%d"'
-    'ui/trace-events|# spice-display.c|spice_fb_draw(int qid, int x, int y, int w, int h) "%d +%d+%d %dx%d"'
+    "ui/trace-events|<<ui/trace-events.spice-display|"
     # Our qtests (listed in tests/qtest/spice-stack/meson.build) join QEMU's.
     "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
     # Our QXL device's files instead of stock's qxl.c, qxl-logger.c and
@@ -43,22 +42,11 @@ EDITS=(
     # linked whenever SPICE is, as both chardev/spice.c and vdi-port use it.
     "chardev/meson.build|    'testdev.c'))|system_ss.add(when: spice, if_true: files('spice-vdagent.c'))"
     # Trace events of our chardev/spice.c.
-    "chardev/trace-events|# spice.c|spice_chardev_register(const char *name, int ret) \"%s: spice_server_add_interface returned %d\""
-    "chardev/trace-events|# spice.c|spice_chardev_unregister(const char *name) \"%s\""
-    "chardev/trace-events|# spice.c|spice_chardev_state(const char *name, int connected) \"%s: spice side connected=%d\""
-    "chardev/trace-events|# spice.c|spice_chardev_to_guest(const char *name, int len, int taken) \"%s: spice sent %d bytes, guest took %d\""
-    "chardev/trace-events|# spice.c|spice_chardev_from_guest(const char *name, size_t len, size_t taken) \"%s: guest sent %zu bytes, spice took %zu\""
+    "chardev/trace-events|<<chardev/trace-events.spice|"
     # The VDI port device (hw/char/vdi-port.c), its Kconfig symbol and events.
     "hw/Kconfig|source char/Kconfig|source char/Kconfig.vdi-port"
     "hw/char/meson.build|system_ss.add(when: 'CONFIG_VIRTIO_SERIAL', if_true: files('virtio-console.c'))|system_ss.add(when: 'CONFIG_VDI_PORT', if_true: [files('vdi-port.c'), spice])"
-    "hw/char/trace-events|# See docs/devel/tracing.rst for syntax documentation.|# vdi-port.c"
-    "hw/char/trace-events|# vdi-port.c|vdi_port_connect(uint32_t gen) \"generation %u\""
-    "hw/char/trace-events|# vdi-port.c|vdi_port_disconnect(bool was_connected) \"was connected %d\""
-    "hw/char/trace-events|# vdi-port.c|vdi_port_irq(uint32_t pending, uint32_t mask) \"int_pending 0x%x int_mask 0x%x\""
-    "hw/char/trace-events|# vdi-port.c|vdi_port_drop_stale(uint32_t cons, uint32_t gen, uint32_t cur) \"input packet %u of generation %u dropped (now %u)\""
-    "hw/char/trace-events|# vdi-port.c|vdi_port_to_spice(int len, int done, uint32_t cons) \"spice asked for %d bytes, got %d; input cons %u\""
-    "hw/char/trace-events|# vdi-port.c|vdi_port_to_guest(int len, int done, uint32_t prod) \"spice sent %d bytes, %d queued; output prod %u\""
-    "hw/char/trace-events|# vdi-port.c|vdi_port_resume_generation(uint32_t gen) \"after migration: generation %u\""
+    "hw/char/trace-events|<<hw/char/trace-events.vdi-port|"
 )
 # ---------------------------------------------------------------------------
 
