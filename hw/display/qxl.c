@@ -229,7 +229,16 @@ void qxl_soft_reset(PCIQXLDevice *d)
  */
 void qxl_hard_reset(PCIQXLDevice *d, bool loadvm)
 {
+    /*
+     * The worker must not read the rings while they are reinitialised:
+     * stop it (all of spice-server's workers) for the duration.
+     */
+    bool running = qemu_spice_display_is_running(NULL);
+
     trace_qxl_reset_hard(d->id, loadvm);
+    if (running) {
+        qemu_spice_display_stop();
+    }
     if (d->mode == QXL_MODE_VGA) {
         qxl_exit_vga_mode(d);
     }
@@ -243,6 +252,9 @@ void qxl_hard_reset(PCIQXLDevice *d, bool loadvm)
     }
     qemu_spice_add_host_memslot(&d->sin);
     qxl_soft_reset(d);
+    if (running) {
+        qemu_spice_display_start();
+    }
 }
 
 static void qxl_reset(DeviceState *dev)
