@@ -146,3 +146,28 @@ def test_qxl_vga_mode_text_at_boot(ctx):
 
 
 test_qxl_vga_mode_text_at_boot.timeout = 120
+
+
+def test_qxl_reset_returns_to_vga(ctx):
+    """After the guest's driver ran natively, a system reset brings qxl-vga
+    back to VGA mode: the client gets the BIOS's text screen again, then
+    the guest's native primary once it has booted again."""
+    name = "test_qxl_reset_returns_to_vga"
+    with VM(ctx, name, ["-vga", "qxl"]) as vm:
+        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+        try:
+            vm.wait_serial("GUEST: ready", 90, pump=client.pump)
+            client.wait_for(lambda: (0, 1024, 768) in client.primary_history, 30,
+                            "the native 1024x768 primary")
+            seen = len(client.primary_history)
+            vm.qmp.cmd("system_reset")
+            client.wait_for(lambda: (0, 720, 400) in client.primary_history[seen:],
+                            30, "a VGA text screen after the reset (surfaces: %s)"
+                            % client.primary_history)
+            client.wait_for(lambda: (0, 1024, 768) in client.primary_history[seen:],
+                            60, "the native primary after the second boot")
+        finally:
+            client.disconnect()
+
+
+test_qxl_reset_returns_to_vga.timeout = 150
