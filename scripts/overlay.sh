@@ -116,6 +116,17 @@ for f in "${!edited[@]}"; do
     fi
 done
 
+# Files edited by an earlier run whose edits are gone: back to QEMU's.
+if [ -f "$out/.overlay-edited" ]; then
+    while read -r f; do
+        if [ -z "${edited[$f]+x}" ] && [ ! -L "$out/$f" ]; then
+            rm -f "$out/$f"
+            ln -s "$src/$f" "$out/$f"
+        fi
+    done < "$out/.overlay-edited"
+fi
+printf '%s\n' "${!edited[@]}" > "$out/.overlay-edited"
+
 # Stock files we replace must not survive as stock.
 for f in $REPLACED; do
     if [ "$(readlink "$out/$f")" != "$top/$f" ]; then
