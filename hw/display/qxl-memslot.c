@@ -256,6 +256,22 @@ bool qxl_read_chunks(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
     return false;
 }
 
+/*
+ * Mark a validated range dirty for migration (spice-server wrote it behind
+ * QEMU's back).  BAR 1 is an alias: dirty the VRAM block under it.
+ */
+void qxl_guest_range_set_dirty(const QXLGuestRange *r)
+{
+    MemoryRegion *mr = r->mr;
+    uint64_t offset = r->mr_offset;
+
+    if (mr->alias) {
+        offset += mr->alias_offset;
+        mr = mr->alias;
+    }
+    memory_region_set_dirty(mr, offset, r->size);
+}
+
 /* Copy @size bytes from guest @phys; false if they are not all valid. */
 bool qxl_read_guest(PCIQXLDevice *d, QXLPHYSICAL phys, void *buf,
                     uint64_t size)

@@ -15,23 +15,42 @@
 #include "qxl.h"
 #include "trace.h"
 
-/* spice-server may have written these without QEMU noticing. */
-static void qxl_dirty_for_migration(PCIQXLDevice *d)
+/*
+ * spice-server writes guest memory behind QEMU's back: the RAM header
+ * (rings, interrupts), the ROM, and on VM stop the rendered contents of
+ * every surface.  Mark them dirty when the VM stops, before migration's
+ * last RAM pass (pre_save would be too late: device state is saved after
+ * RAM).
+ */
+void qxl_dirty_for_migration(PCIQXLDevice *d)
 {
     QXLGuestRange r;
+    uint32_t width, height;
 
     qxl_rom_set_dirty(d);
-    memory_region_set_dirty(&d->vga.vram, 0, d->vga.vram_size);
+    qxl_ram_set_dirty(d, d->ram, sizeof(*d->ram));
     if (d->mode == QXL_MODE_NATIVE || d->mode == QXL_MODE_COMPAT) {
         uint64_t size = (uint64_t)d->primary.height *
                         ABS((int64_t)d->primary.stride);
 
         if (qxl_translate(d, d->primary.mem, size, &r)) {
-            memory_region_set_dirty(r.mr, r.mr_offset, size);
+            qxl_guest_range_set_dirty(&r);
         }
     }
-    /* Off-screen surfaces are rendered into VRAM. */
-    memory_region_set_dirty(&d->vram_bar, 0, d->vram_size);
+    for (int i = 1; i < d->num_surfaces; i++) {
+        QXLPHYSICAL create = d->surface_cmds[i];
+        QXLSurfaceCmd cmd;
+        QXLSurface *s = &cmd.u.surface_create;
+
+        if (!create || !qxl_surface_size(d, i, &width, &height) ||
+            !qxl_read_guest(d, create, &cmd, sizeof(cmd))) {
+            continue;
+        }
+        if (qxl_translate(d, le64_to_cpu(s->data), (uint64_t)height *
+                          ABS((int64_t)(int32_t)le32_to_cpu(s->stride)), &r)) {
+            qxl_guest_range_set_dirty(&r);
+        }
+    }
 }
 
 static int qxl_pre_save(void *opaque)
@@ -43,7 +62,6 @@ static int qxl_pre_save(void *opaque)
         /* The stream can only name release infos in BAR 0. */
         qxl_ring_flush_release(d, true);
     }
-    qxl_dirty_for_migration(d);
     d->num_memslots = NUM_MEMSLOTS;
     return 0;
 }

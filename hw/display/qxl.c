@@ -348,6 +348,8 @@ static void qxl_vm_state_change(void *opaque, bool running, RunState state)
     if (running) {
         /* Events recorded while stopped reach the guest now. */
         qxl_update_irq(d);
+    } else {
+        qxl_dirty_for_migration(d);
     }
 }
 

@@ -207,6 +207,7 @@ bool qxl_read_guest(PCIQXLDevice *d, QXLPHYSICAL phys, void *buf,
                     uint64_t size);
 bool qxl_read_chunks(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
                      uint8_t *buf);
+void qxl_guest_range_set_dirty(const QXLGuestRange *r);
 bool qxl_host_ptr_in_ram(PCIQXLDevice *d, const void *ptr, uint64_t size,
                          uint64_t *ram_offset);
 void *qxl_ram_offset_to_host(PCIQXLDevice *d, uint64_t ram_offset);
@@ -294,5 +295,6 @@ void qxl_render_bh(void *opaque);
 
 /* qxl-migrate.c */
 extern const VMStateDescription vmstate_qxl;
+void qxl_dirty_for_migration(PCIQXLDevice *d);
 
 #endif /* HW_DISPLAY_QXL_H */
