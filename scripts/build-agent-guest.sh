@@ -22,7 +22,7 @@ cache=${QEMU_SPICE_CACHE:-$HOME/.cache/qemu-spice-stack}
 suite=bookworm
 mirror=http://deb.debian.org/debian
 packages=spice-vdagent,dbus,dbus-x11,xserver-xorg-core,x11-xserver-utils,xclip,kmod
-modules="virtio_pci virtio_blk virtio_console crc32c_generic ext4 bochs uinput uio_pci_generic"
+modules="virtio_pci virtio_blk virtio_console crc32c_generic ext4 bochs qxl uinput uio_pci_generic"
 
 for tool in debootstrap mke2fs busybox cpio gcc; do
     if ! command -v "$tool" >/dev/null; then

@@ -1,0 +1,56 @@
+"""The QXL cursor ring against real peers: Xorg (modesetting on the Linux
+qxl driver) in the agent guest sets a hardware cursor; our device checks
+the command and spice-server hands the shape to a spice-gtk client."""
+import os
+
+from gi.repository import GObject, SpiceClientGLib
+
+from spice_client import SpiceProbe
+from test_agent import VIRTIO_ARGS, agent_guest
+from vm import VM
+
+
+def test_qxl_hardware_cursor_reaches_client(ctx):
+    name = "test_qxl_hardware_cursor_reaches_client"
+    guest = agent_guest(ctx)
+    args = VIRTIO_ARGS + [
+        "-vga", "qxl", "-trace", "qxl_cursor", "-trace", "qxl_ring_cursor",
+        "-trace", "qxl_guest_bug",
+        "-drive", "file=%s,if=virtio,format=raw,snapshot=on"
+        % os.path.join(guest, "rootfs.ext4"),
+    ]
+    shapes = []
+
+    def cursor_changed(channel, pspec):
+        shape = channel.get_property("cursor")
+        if shape is not None:
+            shapes.append((shape.width, shape.height))
+
+    with VM(ctx, name, args, memory="768M", guest_dir=guest,
+            append="agent=virtio") as vm:
+        client = SpiceProbe("127.0.0.1", vm.spice_port)
+
+        def channel_new(session, channel):
+            if isinstance(channel, SpiceClientGLib.CursorChannel):
+                GObject.Object.connect(channel, "notify::cursor", cursor_changed)
+                SpiceClientGLib.Channel.connect(channel)
+        GObject.Object.connect(client.session, "channel-new", channel_new)
+        client.connect()
+        try:
+            vm.wait_serial("GUEST: ready", 150, pump=client.pump)
+            # An X client defines the root window's cursor.
+            vm.shell("DISPLAY=:0 xsetroot -cursor_name left_ptr; echo CURSOR-SET")
+            vm.wait_serial("CURSOR-SET", 30, pump=client.pump)
+            client.wait_for(lambda: any(w > 0 and h > 0 for w, h in shapes), 60,
+                            "a cursor shape from the guest's X server "
+                            "(shapes seen: %s)" % shapes)
+            # The device checked the real driver's cursor commands and found
+            # nothing wrong with them.
+            log = open(os.path.join(vm.logdir, "qemu.stderr")).read()
+            assert "qxl_cursor " in log, "no cursor command went through the device"
+            assert "qxl_guest_bug" not in log, "the device flagged the guest: " + log
+        finally:
+            client.disconnect()
+
+
+test_qxl_hardware_cursor_reaches_client.timeout = 300
