@@ -31,12 +31,16 @@ all: build
 deps:
 	@$(TOP)/scripts/install-deps.sh
 
-$(BUILD)/config.mk:
-	$(TOP)/configure
-
+# Written by ./configure.  No rule makes it: make would run that rule
+# before anything else, even before "deps" installs what configure needs.
 -include $(BUILD)/config.mk
 
-build: $(BUILD)/config.mk
+ifeq ($(QEMU_SRC),)
+build:
+	$(TOP)/configure
+	@$(MAKE) --no-print-directory build
+else
+build:
 	@$(TOP)/scripts/overlay.sh $(QEMU_SRC) $(BUILD)/overlay
 	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64
 	@ln -sfn qemu/qemu-system-x86_64 $(BIN)
@@ -46,6 +50,7 @@ build: $(BUILD)/config.mk
 	    mkdir -p $(QEMU_BUILD)/qemu-bundle$$(dirname $$d); \
 	    ln -sfn $$d $(QEMU_BUILD)/qemu-bundle$$d; \
 	done
+endif
 
 qtests: build
 	$(if $(QTESTS),$(NINJA) -C $(QEMU_BUILD) $(addprefix tests/qtest/,$(QTESTS)))
