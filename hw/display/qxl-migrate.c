@@ -185,24 +185,6 @@ static const VMStateDescription vmstate_qxl_memslot = {
     }
 };
 
-static const VMStateDescription vmstate_qxl_surface = {
-    .name = "qxl-surface",
-    .version_id = 21,
-    .minimum_version_id = 21,
-    .fields = (const VMStateField[]) {
-        VMSTATE_UINT32(width, QXLSurfaceCreate),
-        VMSTATE_UINT32(height, QXLSurfaceCreate),
-        VMSTATE_INT32(stride, QXLSurfaceCreate),
-        VMSTATE_UINT32(format, QXLSurfaceCreate),
-        VMSTATE_UINT32(position, QXLSurfaceCreate),
-        VMSTATE_UINT32(mouse_mode, QXLSurfaceCreate),
-        VMSTATE_UINT32(flags, QXLSurfaceCreate),
-        VMSTATE_UINT32(type, QXLSurfaceCreate),
-        VMSTATE_UINT64(mem, QXLSurfaceCreate),
-        VMSTATE_END_OF_LIST()
-    }
-};
-
 static const VMStateDescription vmstate_qxl_monitors_config = {
     .name = "qxl/monitors-config",
     .version_id = 1,
@@ -233,8 +215,19 @@ const VMStateDescription vmstate_qxl = {
         VMSTATE_INT32_EQUAL(num_memslots, PCIQXLDevice, NULL),
         VMSTATE_STRUCT_ARRAY(slots, PCIQXLDevice, NUM_MEMSLOTS, 0,
                              vmstate_qxl_memslot, QXLGuestSlot),
-        VMSTATE_STRUCT(primary, PCIQXLDevice, 0, vmstate_qxl_surface,
-                       QXLSurfaceCreate),
+        /*
+         * The primary, field by field: the bytes stock QEMU writes for its
+         * nested "qxl-surface" struct (which has no subsections).
+         */
+        VMSTATE_UINT32(primary.width, PCIQXLDevice),
+        VMSTATE_UINT32(primary.height, PCIQXLDevice),
+        VMSTATE_INT32(primary.stride, PCIQXLDevice),
+        VMSTATE_UINT32(primary.format, PCIQXLDevice),
+        VMSTATE_UINT32(primary.position, PCIQXLDevice),
+        VMSTATE_UINT32(primary.mouse_mode, PCIQXLDevice),
+        VMSTATE_UINT32(primary.flags, PCIQXLDevice),
+        VMSTATE_UINT32(primary.type, PCIQXLDevice),
+        VMSTATE_UINT64(primary.mem, PCIQXLDevice),
         VMSTATE_INT32_EQUAL(num_surfaces, PCIQXLDevice, NULL),
         VMSTATE_VARRAY_INT32(surface_cmds, PCIQXLDevice, num_surfaces, 0,
                              vmstate_info_uint64, uint64_t),
