@@ -12,7 +12,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/log.h"
-#include "qxl.h"
+#include "qxl-snapshot.h"
 #include "trace.h"
 
 /* The sync port an async one stands for. */
@@ -89,9 +89,6 @@ void qxl_async_complete_io(PCIQXLDevice *d, uint32_t io)
     switch (io) {
     case QXL_IO_CREATE_PRIMARY_ASYNC:
         qxl_render_resize(d);
-        break;
-    case QXL_IO_DESTROY_ALL_SURFACES_ASYNC:
-        qxl_track_reset(d);
         break;
     default:
         break;
@@ -228,17 +225,17 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
         } else {
             qxl_spice_destroy_surface(d, val, 0);
         }
-        qxl_track_surface_destroyed(d, val);
+        qxl_surfaces_destroyed(d, val);
         return async;
     case QXL_IO_DESTROY_ALL_SURFACES:
         d->mode = QXL_MODE_UNDEFINED;
+        qxl_track_reset(d);
         if (async) {
             qxl_spice_destroy_surfaces(d,
                 qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_DESTROY_ALL_SURFACES_ASYNC));
             return true;
         }
         qxl_spice_destroy_surfaces(d, 0);
-        qxl_track_reset(d);
         return false;
     case QXL_IO_FLUSH_SURFACES_ASYNC:
         qxl_spice_flush_surfaces(d,

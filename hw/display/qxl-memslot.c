@@ -5,15 +5,24 @@
  *
  * A QXLPHYSICAL names memory as (slot id: bits 63..56, generation: bits
  * 55..48, offset: bits 47..0).  The guest registers slots over its BARs
- * with MEMSLOT_ADD; spice-server translates the command stream through the
- * same slots.  Everything the device itself reads from guest memory goes
+ * with MEMSLOT_ADD.  Everything the device reads from guest memory goes
  * through qxl_translate(), which bounds offset + size against the slot
  * (which lies inside one BAR): nothing else turns a guest address into a
- * host pointer.
+ * host pointer.  spice-server is told of the slots too, but the commands
+ * it parses are host copies (qxl-snapshot.c); only the guest's monitors
+ * config still reaches it as a guest address.
+ *
+ * Threads: slots[] changes on vCPU threads (ports, with the BQL) and in
+ * the main loop (reset, migration), always under slots_lock; the worker
+ * translates under slots_lock (qxl-snapshot.c holds it for a whole
+ * command), other readers hold the BQL.  spice-server is told of a change
+ * after the lock is dropped: it may be waiting for the worker, and the
+ * worker for the lock.
  */
 
 #include "qemu/osdep.h"
 #include "qxl.h"
+#include "qxl-limits.h"
 #include "trace.h"
 
 #define QXL_PHYS_OFFSET_BITS 48
@@ -112,7 +121,7 @@ static void qxl_slot_to_spice(PCIQXLDevice *d, uint32_t slot_id,
 bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
                      uint64_t guest_end, uint64_t delta, bool async)
 {
-    QXLGuestSlot *slot;
+    QXLGuestSlot new;
     QXLDevMemSlot spice_slot;
 
     trace_qxl_slot_add(d->id, slot_id, guest_start, guest_end);
@@ -120,8 +129,12 @@ bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
         qxl_guest_bug(d, "memslot %u out of range", slot_id);
         return false;
     }
-    slot = &d->slots[slot_id];
-    if (slot->active) {
+    new = (QXLGuestSlot) {
+        .guest_start = guest_start,
+        .guest_end = guest_end,
+        .delta = delta,
+    };
+    if (d->slots[slot_id].active) {
         qxl_guest_bug(d, "memslot %u is already active", slot_id);
         return false;
     }
@@ -130,20 +143,20 @@ bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
                       "..0x%" PRIx64, slot_id, guest_start, guest_end);
         return false;
     }
-    slot->guest_start = guest_start;
-    slot->guest_end = guest_end;
-    slot->delta = delta;
-    if (!qxl_slot_locate(d, slot)) {
+    if (!qxl_slot_locate(d, &new)) {
         qxl_guest_bug(d, "memslot %u: 0x%" PRIx64 "..0x%" PRIx64
                       " is not inside one of the device's RAM BARs",
                       slot_id, guest_start, guest_end);
         return false;
     }
-    if (delta > slot->guest_start) {
+    if (delta > new.guest_start) {
         qxl_guest_bug(d, "memslot %u: bad delta", slot_id);
         return false;
     }
-    slot->active = 1;
+    new.active = 1;
+    WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
+        d->slots[slot_id] = new;
+    }
     qxl_slot_to_spice(d, slot_id, &spice_slot);
     qxl_spice_add_memslot(d, &spice_slot,
                           async ? qxl_cookie(d, QXL_COOKIE_IO,
@@ -154,16 +167,19 @@ bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
 /* After migration: re-derive an active slot and give it back to spice. */
 bool qxl_memslot_restore(PCIQXLDevice *d, uint32_t slot_id)
 {
-    QXLGuestSlot *slot = &d->slots[slot_id];
+    QXLGuestSlot slot = d->slots[slot_id];
     QXLDevMemSlot spice_slot;
+    bool ok;
 
-    slot->delta = 0;
-    if (!slot->active) {
-        return true;
+    slot.delta = 0;
+    ok = !slot.active ||
+         (slot.guest_start < slot.guest_end && qxl_slot_locate(d, &slot));
+    slot.active = slot.active && ok;
+    WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
+        d->slots[slot_id] = slot;
     }
-    if (slot->guest_start >= slot->guest_end || !qxl_slot_locate(d, slot)) {
-        slot->active = 0;
-        return false;
+    if (!slot.active) {
+        return ok;
     }
     qxl_slot_to_spice(d, slot_id, &spice_slot);
     qxl_spice_add_memslot(d, &spice_slot, 0);
@@ -177,15 +193,19 @@ void qxl_memslot_del(PCIQXLDevice *d, uint32_t slot_id)
         qxl_guest_bug(d, "memslot %u out of range", slot_id);
         return;
     }
+    WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
+        d->slots[slot_id].active = 0;
+    }
     qxl_spice_del_memslot(d, slot_id);
-    d->slots[slot_id].active = 0;
 }
 
 /* Drops spice's slots too, the HOST one included: callers re-add it. */
 void qxl_memslots_reset(PCIQXLDevice *d)
 {
+    WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
+        memset(d->slots, 0, sizeof(d->slots));
+    }
     qxl_spice_reset_memslots(d);
-    memset(d->slots, 0, sizeof(d->slots));
 }
 
 /*
@@ -254,6 +274,20 @@ bool qxl_read_chunks(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
         }
     }
     return false;
+}
+
+/*
+ * A chunk list that is one chunk of exactly @size bytes: its data, in
+ * place.  False (silently) for any other list.
+ */
+bool qxl_map_single_chunk(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
+                          QXLGuestRange *out)
+{
+    QXLDataChunk chunk;
+
+    return qxl_read_guest(d, first, &chunk, sizeof(chunk)) &&
+           chunk.next_chunk == 0 && chunk.data_size == size &&
+           qxl_translate(d, first + sizeof(chunk), size, out);
 }
 
 /*

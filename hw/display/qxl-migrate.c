@@ -12,7 +12,7 @@
 
 #include "qemu/osdep.h"
 #include "migration/vmstate.h"
-#include "qxl.h"
+#include "qxl-snapshot.h"
 #include "trace.h"
 
 /*
@@ -25,7 +25,6 @@
 void qxl_dirty_for_migration(PCIQXLDevice *d)
 {
     QXLGuestRange r;
-    uint32_t width, height;
 
     qxl_rom_set_dirty(d);
     qxl_ram_set_dirty(d, d->ram, sizeof(*d->ram));
@@ -37,20 +36,7 @@ void qxl_dirty_for_migration(PCIQXLDevice *d)
             qxl_guest_range_set_dirty(&r);
         }
     }
-    for (int i = 1; i < d->num_surfaces; i++) {
-        QXLPHYSICAL create = d->surface_cmds[i];
-        QXLSurfaceCmd cmd;
-        QXLSurface *s = &cmd.u.surface_create;
-
-        if (!create || !qxl_surface_size(d, i, &width, &height) ||
-            !qxl_read_guest(d, create, &cmd, sizeof(cmd))) {
-            continue;
-        }
-        if (qxl_translate(d, le64_to_cpu(s->data), (uint64_t)height *
-                          ABS((int64_t)(int32_t)le32_to_cpu(s->stride)), &r)) {
-            qxl_guest_range_set_dirty(&r);
-        }
-    }
+    qxl_surfaces_set_dirty(d);
 }
 
 static int qxl_pre_save(void *opaque)
@@ -80,36 +66,46 @@ static int qxl_pre_load(void *opaque)
 /*
  * Replay the tracked surfaces and cursor into spice-server.  Their memory
  * came with the stream and the guest could have changed it since the
- * commands were first checked: each is checked again, and one that fails
- * is left out (and latches the guest bug) rather than handed over.
+ * commands were first taken: each is snapshotted again, and one that
+ * fails is left out (and latches the guest bug) rather than handed over.
  */
 static void qxl_replay_commands(PCIQXLDevice *d)
 {
     g_autofree QXLCommandExt *cmds = g_new0(QXLCommandExt,
                                             d->num_surfaces + 1);
-    QXLCursorCmd cursor;
+    g_autofree uint64_t *surfaces = g_memdup2(d->surface_cmds,
+                                              d->num_surfaces *
+                                              sizeof(uint64_t));
+    uint64_t cursor = d->cursor_cmd;
     uint32_t n = 0;
 
+    /* What is accepted is tracked again as it is. */
+    memset(d->surface_cmds, 0, d->num_surfaces * sizeof(uint64_t));
+    d->cursor_cmd = 0;
     for (int i = 0; i < d->num_surfaces; i++) {
         QXLCommand cmd = {
-            .data = cpu_to_le64(d->surface_cmds[i]),
-            .type = cpu_to_le32(QXL_CMD_SURFACE),
+            .data = surfaces[i],
+            .type = QXL_CMD_SURFACE,
         };
+        QXLSnapshot *s;
 
-        if (d->surface_cmds[i] && qxl_check_command(d, &cmd)) {
-            cmds[n++] = (QXLCommandExt) {
-                .cmd.data = d->surface_cmds[i],
-                .cmd.type = QXL_CMD_SURFACE,
-                .group_id = MEMSLOT_GROUP_GUEST,
-            };
+        if (surfaces[i] && (s = qxl_snapshot_take(d, &cmd, false,
+                                                  &cmds[n]))) {
+            qxl_snapshot_accept(d, s);
+            n++;
         }
     }
-    if (d->cursor_cmd && qxl_check_cursor_cmd(d, d->cursor_cmd, &cursor)) {
-        cmds[n++] = (QXLCommandExt) {
-            .cmd.data = d->cursor_cmd,
-            .cmd.type = QXL_CMD_CURSOR,
-            .group_id = MEMSLOT_GROUP_GUEST,
+    if (cursor) {
+        QXLCommand cmd = {
+            .data = cursor,
+            .type = QXL_CMD_CURSOR,
         };
+        QXLSnapshot *s = qxl_snapshot_take(d, &cmd, true, &cmds[n]);
+
+        if (s) {
+            qxl_snapshot_accept(d, s);
+            n++;
+        }
     }
     if (n) {
         qxl_spice_loadvm_commands(d, cmds, n);
@@ -127,6 +123,7 @@ static int qxl_post_load(void *opaque, int version)
         d->num_free_res = 0;
     }
     d->mode = QXL_MODE_UNDEFINED;
+    qxl_ring_load(d);
 
     switch (mode) {
     case QXL_MODE_UNDEFINED:

@@ -7,40 +7,45 @@
  *
  * Runs in spice-server's worker thread (get/release callbacks), and in the
  * main loop or a vCPU thread for reset and FLUSH_RELEASE.  The ring headers
- * live in guest RAM: each index is read once, checked against the ring's
- * fixed size (the guest's num_items is ignored), and only the copy is used.
- * Every command is checked here before spice-server sees it, because
- * spice-server aborts the VM on some malformed ones.
+ * live in guest RAM.  The index the device moves (command and cursor
+ * cons, release prod) lives in device state and is only mirrored there;
+ * the guest's index is read once per use and checked against the ring's
+ * fixed size.  Commands reach spice-server only as snapshots
+ * (qxl-snapshot.c).
  */
 
 #include "qemu/osdep.h"
 #include "qemu/atomic.h"
-#include "qxl.h"
+#include "qxl-limits.h"
+#include "qxl-snapshot.h"
 #include "trace.h"
 
-/* A ring of the QXLRam header, seen through its fields. */
+/*
+ * A ring of the QXLRam header, seen through its fields.  Of its two
+ * indices, one is the guest's (read once per use) and one is the device's
+ * (@own, in device state, mirrored to guest RAM for the guest to read).
+ */
 typedef struct QXLRingView {
     uint32_t *num_items;
     uint32_t *prod;
     uint32_t *notify_on_prod;
     uint32_t *cons;
     uint32_t *notify_on_cons;
+    uint32_t *own;
     uint32_t size;
 } QXLRingView;
 
 /* The header fields are 4-byte aligned inside the page-aligned QXLRam. */
 #define QXL_RING_FIELD(r, f) \
     ((uint32_t *)((uint8_t *)(r) + offsetof(typeof(*(r)), f)))
-#define QXL_RING_VIEW(r) ((QXLRingView) {                                  \
+#define QXL_RING_VIEW(r, o) ((QXLRingView) {                               \
     .num_items = QXL_RING_FIELD(r, num_items),                            \
     .prod = QXL_RING_FIELD(r, prod),                                      \
     .notify_on_prod = QXL_RING_FIELD(r, notify_on_prod),                  \
     .cons = QXL_RING_FIELD(r, cons),                                      \
     .notify_on_cons = QXL_RING_FIELD(r, notify_on_cons),                  \
+    .own = (o),                                                           \
     .size = ARRAY_SIZE((r)->items) })
-
-/* More clip rects than any screen needs. */
-#define QXL_MAX_CLIP_RECTS (1 << 16)
 
 static uint32_t ring_get(uint32_t *field)
 {
@@ -64,6 +69,22 @@ void qxl_ring_init(PCIQXLDevice *d)
     ram->cmd_ring.notify_on_prod = cpu_to_le32(1);
     ram->cursor_ring.notify_on_prod = cpu_to_le32(1);
     ram->release_ring.notify_on_prod = cpu_to_le32(1);
+    d->cmd_cons = 0;
+    d->cursor_cons = 0;
+    d->release_prod = 0;
+}
+
+/*
+ * After migration: the device's indices come back from their mirror in
+ * guest RAM, which the stream carried.
+ */
+void qxl_ring_load(PCIQXLDevice *d)
+{
+    QXLRam *ram = d->ram;
+
+    d->cmd_cons = ring_get(QXL_RING_FIELD(&ram->cmd_ring, cons));
+    d->cursor_cons = ring_get(QXL_RING_FIELD(&ram->cursor_ring, cons));
+    d->release_prod = ring_get(QXL_RING_FIELD(&ram->release_ring, prod));
 }
 
 /*
@@ -73,7 +94,7 @@ void qxl_ring_init(PCIQXLDevice *d)
 static int qxl_ring_peek(PCIQXLDevice *d, QXLRingView *r, const char *name)
 {
     uint32_t prod = ring_get(r->prod);
-    uint32_t cons = ring_get(r->cons);
+    uint32_t cons = *r->own;
 
     if (ring_get(r->num_items) != r->size || prod - cons > r->size) {
         qxl_guest_bug(d, "%s ring: num_items %u prod %u cons %u", name,
@@ -90,7 +111,7 @@ static int qxl_ring_peek(PCIQXLDevice *d, QXLRingView *r, const char *name)
 /* Consume the item peeked; true if the guest asked to be notified. */
 static bool qxl_ring_pop(QXLRingView *r)
 {
-    uint32_t cons = ring_get(r->cons) + 1;
+    uint32_t cons = ++*r->own;
 
     ring_set(r->cons, cons);
     smp_mb();
@@ -100,14 +121,14 @@ static bool qxl_ring_pop(QXLRingView *r)
 /* Ask the guest for a wakeup on its next push; true if none is needed. */
 static bool qxl_ring_wait(QXLRingView *r)
 {
-    uint32_t prod = ring_get(r->prod);
+    uint32_t cons = *r->own;
 
-    if (prod != ring_get(r->cons)) {
+    if (ring_get(r->prod) != cons) {
         return false;
     }
-    ring_set(r->notify_on_prod, prod + 1);
+    ring_set(r->notify_on_prod, cons + 1);
     smp_mb();
-    return ring_get(r->prod) == ring_get(r->cons);
+    return ring_get(r->prod) == cons;
 }
 
 static void qxl_ring_dirty(PCIQXLDevice *d, void *ring, size_t size)
@@ -115,238 +136,80 @@ static void qxl_ring_dirty(PCIQXLDevice *d, void *ring, size_t size)
     qxl_ram_set_dirty(d, ring, size);
 }
 
-/* ---- command checks --------------------------------------------------- */
-
-static bool qxl_check_surface_id(PCIQXLDevice *d, uint32_t id,
-                                 const char *what)
-{
-    if (id >= d->num_surfaces) {
-        qxl_guest_bug(d, "%s: surface id %u out of range (%d surfaces)",
-                      what, id, d->num_surfaces);
-        return false;
-    }
-    return true;
-}
-
-static bool qxl_check_rect(PCIQXLDevice *d, const QXLRect *r,
-                           const char *what)
-{
-    int32_t top = le32_to_cpu(r->top), bottom = le32_to_cpu(r->bottom);
-    int32_t left = le32_to_cpu(r->left), right = le32_to_cpu(r->right);
-
-    if (top > bottom || left > right) {
-        qxl_guest_bug(d, "%s: inverted rect (%d,%d)-(%d,%d)", what,
-                      left, top, right, bottom);
-        return false;
-    }
-    return true;
-}
-
-static bool qxl_check_drawable(PCIQXLDevice *d, QXLPHYSICAL phys)
-{
-    QXLDrawable dr;
-
-    if (!qxl_read_guest(d, phys, &dr, sizeof(dr))) {
-        qxl_guest_bug(d, "draw command at 0x%" PRIx64 " outside memslots",
-                      phys);
-        return false;
-    }
-    if (!qxl_check_surface_id(d, le32_to_cpu(dr.surface_id), "draw")) {
-        return false;
-    }
-    if (dr.type > QXL_DRAW_COMPOSITE) {
-        qxl_guest_bug(d, "draw command of unknown type %u", dr.type);
-        return false;
-    }
-    if (le32_to_cpu(dr.clip.type) == SPICE_CLIP_TYPE_RECTS) {
-        QXLPHYSICAL clip = le64_to_cpu(dr.clip.data);
-        uint32_t num_rects;
-
-        if (!qxl_read_guest(d, clip, &num_rects, sizeof(num_rects)) ||
-            le32_to_cpu(num_rects) > QXL_MAX_CLIP_RECTS ||
-            !qxl_read_chunks(d, clip + offsetof(QXLClipRects, chunk),
-                             le32_to_cpu(num_rects) * sizeof(QXLRect),
-                             NULL)) {
-            qxl_guest_bug(d, "draw: clip rects at 0x%" PRIx64 " invalid", clip);
-            return false;
-        }
-    }
-    for (int i = 0; i < 3; i++) {
-        int32_t dest = le32_to_cpu(dr.surfaces_dest[i]);
-
-        if (dest != -1 && !qxl_check_surface_id(d, dest, "draw source")) {
-            return false;
-        }
-    }
-    return qxl_check_rect(d, &dr.bbox, "draw bbox");
-}
-
-static bool qxl_check_update(PCIQXLDevice *d, QXLPHYSICAL phys)
-{
-    QXLUpdateCmd up;
-
-    if (!qxl_read_guest(d, phys, &up, sizeof(up))) {
-        qxl_guest_bug(d, "update command outside memslots");
-        return false;
-    }
-    return qxl_check_surface_id(d, le32_to_cpu(up.surface_id), "update") &&
-           qxl_check_rect(d, &up.area, "update area");
-}
-
-static bool qxl_check_surface_cmd(PCIQXLDevice *d, QXLPHYSICAL phys)
-{
-    QXLSurfaceCmd cmd;
-    const QXLSurface *s = &cmd.u.surface_create;
-    uint32_t width, height, bpp;
-    int32_t stride;
-    QXLGuestRange r;
-
-    if (!qxl_read_guest(d, phys, &cmd, sizeof(cmd))) {
-        qxl_guest_bug(d, "surface command outside memslots");
-        return false;
-    }
-    if (!qxl_check_surface_id(d, le32_to_cpu(cmd.surface_id), "surface")) {
-        return false;
-    }
-    if (cmd.type == QXL_SURFACE_CMD_DESTROY) {
-        qxl_track_surface_cmd(d, &cmd, phys);
-        return true;
-    }
-    if (cmd.type != QXL_SURFACE_CMD_CREATE) {
-        qxl_guest_bug(d, "surface command of unknown type %u", cmd.type);
-        return false;
-    }
-    if (le32_to_cpu(cmd.surface_id) == 0) {
-        qxl_guest_bug(d, "surface command creating surface 0 (primary)");
-        return false;
-    }
-    width = le32_to_cpu(s->width);
-    height = le32_to_cpu(s->height);
-    stride = le32_to_cpu(s->stride);
-    if (!qxl_check_surface_format(le32_to_cpu(s->format), width, height,
-                                  stride, &bpp)) {
-        qxl_guest_bug(d, "surface %u: bad geometry %ux%u stride %d format %u",
-                      le32_to_cpu(cmd.surface_id), width, height, stride,
-                      le32_to_cpu(s->format));
-        return false;
-    }
-    if (!qxl_translate(d, le64_to_cpu(s->data),
-                       (uint64_t)height * (uint64_t)ABS((int64_t)stride),
-                       &r)) {
-        qxl_guest_bug(d, "surface %u: memory outside memslots",
-                      le32_to_cpu(cmd.surface_id));
-        return false;
-    }
-    qxl_track_surface_cmd(d, &cmd, phys);
-    return true;
-}
-
-static bool qxl_check_message(PCIQXLDevice *d, QXLPHYSICAL phys)
-{
-    QXLMessage msg;
-
-    if (!qxl_read_guest(d, phys, &msg, sizeof(msg))) {
-        qxl_guest_bug(d, "message command outside memslots");
-        return false;
-    }
-    return true;
-}
-
-/* A command-ring command spice-server can safely take. */
-bool qxl_check_command(PCIQXLDevice *d, const QXLCommand *cmd)
-{
-    QXLPHYSICAL data = le64_to_cpu(cmd->data);
-
-    switch (le32_to_cpu(cmd->type)) {
-    case QXL_CMD_DRAW:
-        return qxl_check_drawable(d, data);
-    case QXL_CMD_UPDATE:
-        return qxl_check_update(d, data);
-    case QXL_CMD_SURFACE:
-        return qxl_check_surface_cmd(d, data);
-    case QXL_CMD_MESSAGE:
-        return qxl_check_message(d, data);
-    default:
-        /* spice-server aborts on anything else */
-        qxl_guest_bug(d, "command of unknown type %u", le32_to_cpu(cmd->type));
-        return false;
-    }
-}
-
 /* ---- command and cursor rings (worker thread) -------------------------- */
+
+/*
+ * Hand spice-server the next command of a ring, as a snapshot.  Messages
+ * are traced and released here; spice-server never sees them.  While the
+ * snapshot budget is used up, nothing is taken: the release that frees
+ * enough wakes the worker again.
+ */
+static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
+                          size_t ring_size, QXLCommand *items, bool cursor,
+                          QXLCommandExt *ext)
+{
+    for (int n = 0; n < QXL_MAX_MESSAGES_IN_A_ROW; n++) {
+        QXLSnapshot *s;
+        QXLCommand cmd;
+        int idx;
+
+        if (d->guest_bug) {
+            return false;
+        }
+        if (qxl_snapshot_budget_full(d)) {
+            qatomic_set(&d->snapshot_waiting, true);
+            trace_qxl_snapshot_budget_full(d->id,
+                                           qatomic_read(&d->snapshot_bytes));
+            return false;
+        }
+        idx = qxl_ring_peek(d, r, cursor ? "cursor" : "command");
+        if (idx < 0) {
+            return false;
+        }
+        cmd = items[idx];
+        if (qxl_ring_pop(r)) {
+            qxl_send_events(d, cursor ? QXL_INTERRUPT_CURSOR
+                                      : QXL_INTERRUPT_DISPLAY);
+        }
+        qxl_ring_dirty(d, ring, ring_size);
+        trace_qxl_ring_command(d->id, cursor, cmd.type, cmd.data);
+
+        s = qxl_snapshot_take(d, &cmd, cursor, ext);
+        if (!s) {
+            return false;
+        }
+        qxl_snapshot_accept(d, s);
+        if (ext->cmd.type != QXL_CMD_MESSAGE) {
+            if (!cursor) {
+                qatomic_inc(&d->commands_since_render);
+            }
+            return true;
+        }
+        qxl_ring_release_snapshot(d, s);
+    }
+    return false;
+}
 
 bool qxl_ring_get_command(PCIQXLDevice *d, QXLCommandExt *ext)
 {
-    QXLRingView r = QXL_RING_VIEW(&d->ram->cmd_ring);
-    QXLCommand cmd;
-    int idx;
+    QXLRingView r = QXL_RING_VIEW(&d->ram->cmd_ring, &d->cmd_cons);
 
-    if (d->guest_bug) {
-        return false;
-    }
-    idx = qxl_ring_peek(d, &r, "command");
-    if (idx < 0) {
-        return false;
-    }
-    cmd = d->ram->cmd_ring.items[idx].el;
-    if (qxl_ring_pop(&r)) {
-        qxl_send_events(d, QXL_INTERRUPT_DISPLAY);
-    }
-    qxl_ring_dirty(d, &d->ram->cmd_ring, sizeof(d->ram->cmd_ring));
-    trace_qxl_ring_command(d->id, le32_to_cpu(cmd.type),
-                           le64_to_cpu(cmd.data));
-    if (!qxl_check_command(d, &cmd)) {
-        return false;
-    }
-    ext->cmd.data = le64_to_cpu(cmd.data);
-    ext->cmd.type = le32_to_cpu(cmd.type);
-    ext->cmd.padding = 0;
-    ext->group_id = MEMSLOT_GROUP_GUEST;
-    ext->flags = d->cmdflags;
-    qatomic_inc(&d->commands_since_render);
-    return true;
+    return qxl_ring_take(d, &r, &d->ram->cmd_ring, sizeof(d->ram->cmd_ring),
+                         &d->ram->cmd_ring.items[0].el, false, ext);
 }
 
 bool qxl_ring_get_cursor_command(PCIQXLDevice *d, QXLCommandExt *ext)
 {
-    QXLRingView r = QXL_RING_VIEW(&d->ram->cursor_ring);
-    QXLCursorCmd cursor;
-    QXLCommand cmd;
-    int idx;
+    QXLRingView r = QXL_RING_VIEW(&d->ram->cursor_ring, &d->cursor_cons);
 
-    if (d->guest_bug) {
-        return false;
-    }
-    idx = qxl_ring_peek(d, &r, "cursor");
-    if (idx < 0) {
-        return false;
-    }
-    cmd = d->ram->cursor_ring.items[idx].el;
-    if (qxl_ring_pop(&r)) {
-        qxl_send_events(d, QXL_INTERRUPT_CURSOR);
-    }
-    qxl_ring_dirty(d, &d->ram->cursor_ring, sizeof(d->ram->cursor_ring));
-    trace_qxl_ring_cursor(d->id, le32_to_cpu(cmd.type),
-                          le64_to_cpu(cmd.data));
-    if (le32_to_cpu(cmd.type) != QXL_CMD_CURSOR) {
-        qxl_guest_bug(d, "cursor ring: command of type %u",
-                      le32_to_cpu(cmd.type));
-        return false;
-    }
-    if (!qxl_check_cursor_cmd(d, le64_to_cpu(cmd.data), &cursor)) {
-        return false;
-    }
-    ext->cmd.data = le64_to_cpu(cmd.data);
-    ext->cmd.type = QXL_CMD_CURSOR;
-    ext->cmd.padding = 0;
-    ext->group_id = MEMSLOT_GROUP_GUEST;
-    ext->flags = d->cmdflags;
-    return true;
+    return qxl_ring_take(d, &r, &d->ram->cursor_ring,
+                         sizeof(d->ram->cursor_ring),
+                         &d->ram->cursor_ring.items[0].el, true, ext);
 }
 
 bool qxl_ring_req_cmd_notification(PCIQXLDevice *d)
 {
-    QXLRingView r = QXL_RING_VIEW(&d->ram->cmd_ring);
+    QXLRingView r = QXL_RING_VIEW(&d->ram->cmd_ring, &d->cmd_cons);
     bool wait = qxl_ring_wait(&r);
 
     qxl_ring_dirty(d, &d->ram->cmd_ring, sizeof(d->ram->cmd_ring));
@@ -355,22 +218,11 @@ bool qxl_ring_req_cmd_notification(PCIQXLDevice *d)
 
 bool qxl_ring_req_cursor_notification(PCIQXLDevice *d)
 {
-    QXLRingView r = QXL_RING_VIEW(&d->ram->cursor_ring);
+    QXLRingView r = QXL_RING_VIEW(&d->ram->cursor_ring, &d->cursor_cons);
     bool wait = qxl_ring_wait(&r);
 
     qxl_ring_dirty(d, &d->ram->cursor_ring, sizeof(d->ram->cursor_ring));
     return wait;
-}
-
-bool qxl_rings_empty(PCIQXLDevice *d)
-{
-    QXLRam *ram = d->ram;
-
-    QXLRingView cmd = QXL_RING_VIEW(&ram->cmd_ring);
-    QXLRingView cursor = QXL_RING_VIEW(&ram->cursor_ring);
-
-    return ring_get(cmd.prod) == ring_get(cmd.cons) &&
-           ring_get(cursor.prod) == ring_get(cursor.cons);
 }
 
 /* ---- release ring ------------------------------------------------------ */
@@ -383,17 +235,17 @@ bool qxl_rings_empty(PCIQXLDevice *d)
 
 bool qxl_ring_release_empty(PCIQXLDevice *d)
 {
-    QXLRingView r = QXL_RING_VIEW(&d->ram->release_ring);
+    QXLRingView r = QXL_RING_VIEW(&d->ram->release_ring, &d->release_prod);
 
-    return ring_get(r.prod) == ring_get(r.cons);
+    return *r.own == ring_get(r.cons);
 }
 
 /* Called with release_lock held. */
 static int qxl_ring_publish_locked(PCIQXLDevice *d)
 {
     QXLReleaseRing *ring = &d->ram->release_ring;
-    QXLRingView r = QXL_RING_VIEW(&d->ram->release_ring);
-    uint32_t prod = ring_get(r.prod), cons = ring_get(r.cons);
+    QXLRingView r = QXL_RING_VIEW(&d->ram->release_ring, &d->release_prod);
+    uint32_t prod = *r.own, cons = ring_get(r.cons);
     int published = d->num_free_res;
 
     if (!published) {
@@ -408,7 +260,7 @@ static int qxl_ring_publish_locked(PCIQXLDevice *d)
         trace_qxl_ring_release_full(d->id, prod, cons);
         return 0;
     }
-    prod++;
+    prod = ++*r.own;
     ring_set(r.prod, prod);
     smp_mb();
     ring->items[prod & (r.size - 1)].el = 0;
@@ -422,31 +274,24 @@ static int qxl_ring_publish_locked(PCIQXLDevice *d)
     return published;
 }
 
-void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext)
+/*
+ * Give the guest back the resource of snapshot @s, and free the snapshot.
+ * Its release id goes into the open batch, through the QXLReleaseInfo it
+ * came with (whose place in device memory was checked when it was taken).
+ */
+void qxl_ring_release_snapshot(PCIQXLDevice *d, QXLSnapshot *s)
 {
     QXLReleaseRing *ring = &d->ram->release_ring;
-    uint64_t offset, id;
-    QXLReleaseInfo *info = ext.info;
+    uint64_t id = qxl_snapshot_guest_id(s);
+    uint64_t offset = qxl_snapshot_guest_info(s);
+    QXLReleaseInfo *info = qxl_ram_offset_to_host(d, offset);
 
-    if (ext.group_id == MEMSLOT_GROUP_HOST) {
-        if (d->vga_export) {
-            spice_fb_export_release(d->vga_export, ext);
-        }
-        return;
-    }
-    if (!info || !qxl_host_ptr_in_ram(d, info, sizeof(*info), &offset) ||
-        offset > UINT32_MAX) {
-        qxl_guest_bug(d, "release of a resource outside the device's RAM");
-        return;
-    }
-    id = le64_to_cpu(qatomic_read(&info->id));
+    qxl_snapshot_free(d, s);
     trace_qxl_ring_release(d->id, id);
 
     qemu_mutex_lock(&d->release_lock);
     if (d->num_free_res == 0) {
-        uint32_t prod = ring_get(QXL_RING_FIELD(&d->ram->release_ring, prod));
-
-        ring->items[prod & (ARRAY_SIZE(ring->items) - 1)].el =
+        ring->items[d->release_prod & (ARRAY_SIZE(ring->items) - 1)].el =
             cpu_to_le64(id);
         qxl_ring_dirty(d, ring, sizeof(*ring));
     } else {
@@ -464,6 +309,25 @@ void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext)
         qxl_ring_publish_locked(d);
     }
     qemu_mutex_unlock(&d->release_lock);
+
+    /* The worker stopped taking commands on a full budget: wake it. */
+    if (qatomic_read(&d->snapshot_waiting) && !qxl_snapshot_budget_full(d)) {
+        qatomic_set(&d->snapshot_waiting, false);
+        qemu_bh_schedule(d->wakeup_bh);
+    }
+}
+
+/* Worker thread: spice-server is done with a command it was given. */
+void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext)
+{
+    QXLSnapshot *s = qxl_snapshot_from_release(ext);
+
+    if (s) {
+        qxl_ring_release_snapshot(d, s);
+    } else if (d->vga_export) {
+        /* Not ours: one of the framebuffer export's commands. */
+        spice_fb_export_release(d->vga_export, ext);
+    }
 }
 
 /*

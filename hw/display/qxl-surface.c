@@ -1,17 +1,16 @@
 /*
  * QXL modes and surfaces: the modes table, the primary surface in COMPAT
  * (SET_MODE) and NATIVE (CREATE_PRIMARY) modes, the VGA fallback of
- * qxl-vga, and the tracking of secondary surfaces for migration.
+ * qxl-vga.  Secondary surfaces are tracked by qxl-snapshot.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * Mode changes run on vCPU threads or in the main loop with the BQL;
- * qxl_track_surface_cmd() runs in spice-server's worker under track_lock.
+ * Mode changes run on vCPU threads or in the main loop with the BQL.
  */
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
-#include "qxl.h"
+#include "qxl-snapshot.h"
 #include "trace.h"
 
 /* ---- modes table ------------------------------------------------------ */
@@ -339,60 +338,14 @@ void qxl_exit_vga_mode(PCIQXLDevice *d)
 
 /* ---- tracking for migration ------------------------------------------- */
 
-/* Worker thread: remember which command created each live surface. */
-void qxl_track_surface_cmd(PCIQXLDevice *d, const QXLSurfaceCmd *cmd,
-                           QXLPHYSICAL phys)
-{
-    uint32_t id = le32_to_cpu(cmd->surface_id);
-
-    qemu_mutex_lock(&d->track_lock);
-    d->surface_cmds[id] = cmd->type == QXL_SURFACE_CMD_CREATE ? phys : 0;
-    qemu_mutex_unlock(&d->track_lock);
-}
-
-void qxl_track_surface_destroyed(PCIQXLDevice *d, uint32_t surface_id)
-{
-    qemu_mutex_lock(&d->track_lock);
-    d->surface_cmds[surface_id] = 0;
-    qemu_mutex_unlock(&d->track_lock);
-}
-
 /*
- * Size of a live surface: the primary's, or that of the command that
- * created a secondary one (read again through the door and checked).
+ * Forget the surfaces and cursor the stream would carry.  The surfaces
+ * themselves are gone once spice-server releases their create commands.
  */
-bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
-                      uint32_t *height)
-{
-    QXLPHYSICAL create;
-    QXLSurfaceCmd cmd;
-
-    if (surface_id == 0) {
-        if (d->mode != QXL_MODE_NATIVE && d->mode != QXL_MODE_COMPAT) {
-            return false;
-        }
-        *width = d->primary.width;
-        *height = d->primary.height;
-        return true;
-    }
-    if (surface_id >= d->num_surfaces) {
-        return false;
-    }
-    qemu_mutex_lock(&d->track_lock);
-    create = d->surface_cmds[surface_id];
-    qemu_mutex_unlock(&d->track_lock);
-    if (!create || !qxl_read_guest(d, create, &cmd, sizeof(cmd))) {
-        return false;
-    }
-    *width = le32_to_cpu(cmd.u.surface_create.width);
-    *height = le32_to_cpu(cmd.u.surface_create.height);
-    return true;
-}
-
 void qxl_track_reset(PCIQXLDevice *d)
 {
+    qxl_surfaces_destroyed(d, UINT32_MAX);
     qemu_mutex_lock(&d->track_lock);
-    memset(d->surface_cmds, 0, sizeof(uint64_t) * d->num_surfaces);
     d->cursor_cmd = 0;
     qemu_mutex_unlock(&d->track_lock);
 }

@@ -19,6 +19,8 @@
 #include "system/runstate.h"
 #include "ui/qemu-spice.h"
 #include "qxl.h"
+#include "qxl-limits.h"
+#include "qxl-snapshot.h"
 #include "trace.h"
 
 /* A *_mb property the user did not set. */
@@ -57,6 +59,12 @@ void qxl_update_irq(PCIQXLDevice *d)
 static void qxl_irq_bh(void *opaque)
 {
     qxl_update_irq(opaque);
+}
+
+/* Main loop: releases freed snapshot budget the worker waits for. */
+static void qxl_wakeup_bh(void *opaque)
+{
+    qxl_spice_wakeup(opaque);
 }
 
 /*
@@ -425,7 +433,18 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
     }
 
     d->surface_cmds = g_new0(uint64_t, d->num_surfaces);
+    qxl_surfaces_init(d);
+    d->snapshot_budget = d->snapshot_budget_mb ?
+        (uint64_t)d->snapshot_budget_mb * MiB :
+        MAX(QXL_SNAPSHOT_BUDGET_MIN, d->vga.vram_size + d->vram_size);
+    object_property_add_uint64_ptr(OBJECT(d), "x-snapshot-bytes",
+                                   &d->snapshot_bytes, OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(OBJECT(d), "x-snapshot-peak",
+                                   &d->snapshot_peak, OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(OBJECT(d), "x-snapshot-budget",
+                                   &d->snapshot_budget, OBJ_PROP_FLAG_READ);
     d->current_async = -1;
+    qemu_mutex_init(&d->slots_lock);
     qemu_mutex_init(&d->track_lock);
     qemu_mutex_init(&d->release_lock);
     qemu_mutex_init(&d->async_lock);
@@ -435,6 +454,8 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
     d->render_bh = qemu_bh_new_guarded(qxl_render_bh, d,
                                        &DEVICE(d)->mem_reentrancy_guard);
     d->cursor_bh = qemu_bh_new_guarded(qxl_cursor_bh, d,
+                                       &DEVICE(d)->mem_reentrancy_guard);
+    d->wakeup_bh = qemu_bh_new_guarded(qxl_wakeup_bh, d,
                                        &DEVICE(d)->mem_reentrancy_guard);
     qxl_reset_state(d);
 
@@ -524,7 +545,9 @@ static void qxl_exit(PCIDevice *pci)
     g_clear_pointer(&d->irq_bh, qemu_bh_delete);
     g_clear_pointer(&d->render_bh, qemu_bh_delete);
     g_clear_pointer(&d->cursor_bh, qemu_bh_delete);
+    g_clear_pointer(&d->wakeup_bh, qemu_bh_delete);
     g_free(d->surface_cmds);
+    qxl_surfaces_cleanup(d);
     if (d->con) {
         graphic_console_close(d->con);
     }
@@ -557,6 +580,9 @@ static const Property qxl_properties[] = {
     DEFINE_PROP_UINT32("guestdebug", PCIQXLDevice, guestdebug, 0),
     DEFINE_PROP_UINT32("debug", PCIQXLDevice, debug, 0),
     DEFINE_PROP_UINT32("cmdlog", PCIQXLDevice, cmdlog, 0),
+    /* host memory for command snapshots; 0: the default (qxl-limits.h) */
+    DEFINE_PROP_UINT32("x-snapshot-budget-mb", PCIQXLDevice,
+                       snapshot_budget_mb, 0),
     /* migration compatibility of old machine types */
     DEFINE_PROP_BOOL("global-vmstate", PCIQXLDevice, vga.global_vmstate,
                      false),

@@ -9,7 +9,8 @@
  *                  interrupts
  *   qxl-io.c       I/O port dispatch (sync and async), async bookkeeping
  *   qxl-memslot.c  memslots and the one door to guest memory
- *   qxl-ring.c     command, cursor and release rings; command checks
+ *   qxl-snapshot.c host-owned, checked copies of commands; surface table
+ *   qxl-ring.c     command, cursor and release rings
  *   qxl-spice.c    the binding: QXLInterface callbacks in, spice_qxl_* out
  *   qxl-surface.c  modes (VGA/COMPAT/NATIVE), primary, surface tracking
  *   qxl-cursor.c   cursor shape copy/validation, local cursor
@@ -20,10 +21,15 @@
  * Threads.  I/O handlers run on vCPU threads with the BQL.  spice-server's
  * display worker calls the QXLInterface callbacks from its own thread
  * without the BQL: they touch only the rings (guest RAM, with atomics and
- * barriers), the release batch (release_lock), surface/cursor tracking
- * (track_lock) and current_async (async_lock).  The IRQ line, timers,
- * console updates and everything else change only in the main loop:
- * worker-side events set bits in int_pending and schedule irq_bh.
+ * barriers; the device's ring indices are the worker's alone), the
+ * memslots (read under slots_lock, which the vCPU threads take to change
+ * them), the release batch (release_lock), surface/cursor tracking
+ * (track_lock), the snapshot budget (atomics) and current_async
+ * (async_lock).  They read mode, cmdflags and guest_bug, which vCPU threads
+ * change only while the worker is stopped or idle (a stale value costs one
+ * command at most).  The IRQ line, timers, console updates and everything
+ * else change only in the main loop: worker-side events set bits in
+ * int_pending and schedule irq_bh or wakeup_bh.
  */
 
 #ifndef HW_DISPLAY_QXL_H
@@ -48,9 +54,6 @@ OBJECT_DECLARE_SIMPLE_TYPE(PCIQXLDevice, PCI_QXL)
 
 /* Heads in the ROM's client monitors config. */
 #define QXL_MAX_HEADS 64
-
-/* Longest QXLDataChunk list followed. */
-#define QXL_MAX_CHUNKS 1024
 
 /* Released resources gathered before the batch is published. */
 #define QXL_RELEASE_BATCH 32
@@ -82,6 +85,17 @@ typedef struct QXLGuestRange {
     MemoryRegion *mr;
     uint64_t mr_offset;
 } QXLGuestRange;
+
+/* A host-owned, checked copy of a command (qxl-snapshot.c). */
+typedef struct QXLSnapshot QXLSnapshot;
+
+/* A secondary surface as spice-server holds it (qxl-snapshot.c). */
+typedef struct QXLSurfaceState {
+    uint32_t state;
+    uint32_t width, height;
+    QXLGuestRange mem;          /* its pixels, checked at create */
+    void *owner;                /* the create command's snapshot */
+} QXLSurfaceState;
 
 /* Cookies handed to spice-server with async requests. */
 typedef enum QXLCookieKind {
@@ -118,6 +132,7 @@ struct PCIQXLDevice {
     QEMUBH *irq_bh;
     QEMUBH *render_bh;
     QEMUBH *cursor_bh;
+    QEMUBH *wakeup_bh;
     VMChangeStateEntry *vmstate_change;
 
     /* --- configuration (properties) --------------------------------- */
@@ -133,6 +148,7 @@ struct PCIQXLDevice {
     uint16_t max_outputs;
     uint32_t xres, yres;
     uint32_t debug, guestdebug, cmdlog;
+    uint32_t snapshot_budget_mb;      /* "x-snapshot-budget-mb", 0: auto */
 
     /* --- ROM and RAM header (host views of device memory) ------------ */
     QXLRom *rom;
@@ -158,6 +174,17 @@ struct PCIQXLDevice {
     uint32_t unique;                  /* stream field of stock's export */
 
     /* --- runtime state (not migrated) -------------------------------- */
+    /* Ring indices the device moves; guest RAM has a mirror (qxl-ring.c). */
+    uint32_t cmd_cons;
+    uint32_t cursor_cons;
+    uint32_t release_prod;
+    QemuMutex slots_lock;             /* slots[] against the worker */
+    QXLSurfaceState *surfaces;        /* under track_lock */
+    /* Command snapshots (qxl-snapshot.c): bytes live, peak, budget. */
+    uint64_t snapshot_bytes;
+    uint64_t snapshot_peak;
+    uint64_t snapshot_budget;
+    bool snapshot_waiting;            /* the worker waits for releases */
     bool guest_bug;
     bool spice_added;
     uint32_t cmdflags;                /* QXL_COMMAND_FLAG_COMPAT... */
@@ -207,22 +234,24 @@ bool qxl_read_guest(PCIQXLDevice *d, QXLPHYSICAL phys, void *buf,
                     uint64_t size);
 bool qxl_read_chunks(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
                      uint8_t *buf);
+bool qxl_map_single_chunk(PCIQXLDevice *d, QXLPHYSICAL first, uint64_t size,
+                          QXLGuestRange *out);
 void qxl_guest_range_set_dirty(const QXLGuestRange *r);
 bool qxl_host_ptr_in_ram(PCIQXLDevice *d, const void *ptr, uint64_t size,
                          uint64_t *ram_offset);
 void *qxl_ram_offset_to_host(PCIQXLDevice *d, uint64_t ram_offset);
 
 /* qxl-ring.c */
-bool qxl_check_command(PCIQXLDevice *d, const QXLCommand *cmd);
 bool qxl_ring_get_command(PCIQXLDevice *d, QXLCommandExt *ext);
 bool qxl_ring_get_cursor_command(PCIQXLDevice *d, QXLCommandExt *ext);
 bool qxl_ring_req_cmd_notification(PCIQXLDevice *d);
 bool qxl_ring_req_cursor_notification(PCIQXLDevice *d);
 void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext);
+void qxl_ring_release_snapshot(PCIQXLDevice *d, QXLSnapshot *s);
 int qxl_ring_flush_release(PCIQXLDevice *d, bool force);
 bool qxl_ring_release_empty(PCIQXLDevice *d);
-bool qxl_rings_empty(PCIQXLDevice *d);
 void qxl_ring_init(PCIQXLDevice *d);
+void qxl_ring_load(PCIQXLDevice *d);
 
 /* qxl-io.c */
 extern const MemoryRegionOps qxl_io_ops;
@@ -266,18 +295,15 @@ void qxl_destroy_primary(PCIQXLDevice *d, bool async);
 bool qxl_set_mode(PCIQXLDevice *d, uint32_t index, bool loadvm);
 void qxl_enter_vga_mode(PCIQXLDevice *d);
 void qxl_exit_vga_mode(PCIQXLDevice *d);
-void qxl_track_surface_cmd(PCIQXLDevice *d, const QXLSurfaceCmd *cmd,
-                           QXLPHYSICAL phys);
 void qxl_track_reset(PCIQXLDevice *d);
-bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
-                      uint32_t *height);
-void qxl_track_surface_destroyed(PCIQXLDevice *d, uint32_t surface_id);
 uint32_t qxl_build_modes(QXLModes *modes, uint32_t vgamem, uint32_t max);
 uint32_t qxl_modes_max(void);
 
 /* qxl-cursor.c */
-bool qxl_check_cursor_cmd(PCIQXLDevice *d, QXLPHYSICAL phys,
-                          QXLCursorCmd *cmd);
+bool qxl_cursor_shape_size(PCIQXLDevice *d, const QXLCursorHeader *h,
+                           uint32_t data_size, uint64_t *size);
+void qxl_cursor_accept(PCIQXLDevice *d, const QXLCursorCmd *cmd,
+                       QXLPHYSICAL guest_cmd);
 void qxl_cursor_reset(PCIQXLDevice *d);
 void qxl_cursor_bh(void *opaque);
 
