@@ -16,10 +16,13 @@
 #define QXL_MAX_CHUNKS              1024
 
 /* Clip rects of one drawable. */
-#define QXL_MAX_CLIP_RECTS          (1 << 16)
+#define QXL_MAX_CLIP_RECTS          4096
 
 /* Bytes of one path (QXLPathSeg headers and points). */
 #define QXL_MAX_PATH_BYTES          (1 << 20)
+
+/* Coordinates of a path point, in pixels either way of 0. */
+#define QXL_MAX_PATH_COORD          (1 << 15)
 
 /* Dashes of one styled line. */
 #define QXL_MAX_LINE_STYLE          255
@@ -29,7 +32,7 @@
 
 /* Side and area of one image (spice-server makes a pixman image of it). */
 #define QXL_MAX_IMAGE_SIDE          16384
-#define QXL_MAX_IMAGE_PIXELS        (1u << 26)
+#define QXL_MAX_IMAGE_PIXELS        (1u << 24)
 
 /* Bytes of one image's pixel data, bitmap or QUIC stream. */
 #define QXL_MAX_IMAGE_BYTES         (256u << 20)
@@ -56,7 +59,7 @@
  */
 #define QXL_SNAPSHOT_BUDGET_MIN     (64 * MiB)
 
-/* Commands taken from a ring in one go before the worker is let go. */
+/* Dropped commands (messages, NOPs) taken in a row before letting go. */
 #define QXL_MAX_MESSAGES_IN_A_ROW   32
 
 #endif /* HW_DISPLAY_QXL_LIMITS_H */

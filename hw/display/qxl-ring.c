@@ -178,14 +178,15 @@ static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
         if (!s) {
             return false;
         }
-        qxl_snapshot_accept(d, s);
-        if (ext->cmd.type != QXL_CMD_MESSAGE) {
-            if (!cursor) {
-                qatomic_inc(&d->commands_since_render);
-            }
-            return true;
+        if (qxl_snapshot_dropped(s)) {
+            qxl_ring_release_snapshot(d, s);
+            continue;
         }
-        qxl_ring_release_snapshot(d, s);
+        qxl_snapshot_accept(d, s);
+        if (!cursor) {
+            qatomic_inc(&d->commands_since_render);
+        }
+        return true;
     }
     return false;
 }

@@ -37,6 +37,7 @@
 #include "qemu/atomic.h"
 #include "qemu/units.h"
 #include "qemu/bswap.h"
+#include "qemu/host-utils.h"
 #include "qxl-limits.h"
 #include "qxl-snapshot.h"
 #include "trace.h"
@@ -58,6 +59,7 @@ struct QXLSnapshot {
     QXLPHYSICAL guest_cmd;      /* the command, for migration tracking */
     uint32_t type;              /* QXL_CMD_* */
     uint64_t bytes;             /* charged to the budget */
+    bool dropped;               /* harmless, but not for spice-server */
     QXLGuestRange surface_mem;  /* a surface create's pixels */
     GSList *blocks;             /* further host memory of this copy */
     uint8_t *free_ptr;
@@ -79,7 +81,27 @@ typedef struct QXLWalk {
     PCIQXLDevice *d;
     QXLSnapshot *s;
     uint64_t budget;            /* bytes this command may still take */
+    /* Of a drawable: its target, bbox, sources, self bitmap. */
+    uint32_t dst_width, dst_height, dst_format, dst_depth;
+    QXLRect bbox;
+    int32_t deps[3];            /* surfaces_dest, or -1 */
+    bool self_bitmap;
+    QXLRect self_area;
 } QXLWalk;
+
+/* What the checks of a drawable need to know of an image it uses. */
+typedef struct QXLImageInfo {
+    uint8_t type;               /* SPICE_IMAGE_TYPE_* */
+    uint32_t width, height;
+    uint32_t depth;             /* of a surface image */
+    bool indexed;               /* palette-indexed bitmap */
+} QXLImageInfo;
+
+/* How a brush is drawn. */
+typedef enum QXLBrushUse {
+    QXL_BRUSH_FILL,
+    QXL_BRUSH_STROKE,
+} QXLBrushUse;
 
 /* ---- host memory of a snapshot ------------------------------------------ */
 
@@ -185,9 +207,9 @@ void qxl_surfaces_cleanup(PCIQXLDevice *d)
     d->surfaces = NULL;
 }
 
-/* Size of a surface spice-server holds; false if it holds none. */
-bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
-                      uint32_t *height)
+/* A surface spice-server holds (the primary included), into @out. */
+static bool qxl_surface_held(PCIQXLDevice *d, uint32_t surface_id,
+                             QXLSurfaceState *out)
 {
     bool held = false;
 
@@ -197,23 +219,43 @@ bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
         if (mode != QXL_MODE_NATIVE && mode != QXL_MODE_COMPAT) {
             return false;
         }
-        *width = d->primary.width;
-        *height = d->primary.height;
+        *out = (QXLSurfaceState) {
+            .width = d->primary.width,
+            .height = d->primary.height,
+            .format = d->primary.format,
+        };
         return true;
     }
     if (surface_id >= d->num_surfaces) {
         return false;
     }
     WITH_QEMU_LOCK_GUARD(&d->track_lock) {
-        QXLSurfaceState *st = &d->surfaces[surface_id];
-
-        if (st->state != QXL_SURFACE_FREE) {
-            *width = st->width;
-            *height = st->height;
+        if (d->surfaces[surface_id].state != QXL_SURFACE_FREE) {
+            *out = d->surfaces[surface_id];
             held = true;
         }
     }
     return held;
+}
+
+/* Size of a surface spice-server holds; false if it holds none. */
+bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
+                      uint32_t *height)
+{
+    QXLSurfaceState held;
+
+    if (!qxl_surface_held(d, surface_id, &held)) {
+        return false;
+    }
+    *width = held.width;
+    *height = held.height;
+    return true;
+}
+
+static uint32_t surface_depth(uint32_t format)
+{
+    return format == SPICE_SURFACE_FMT_8_A ? 8 :
+           format == SPICE_SURFACE_FMT_16_555 ? 16 : 32;
 }
 
 /*
@@ -299,8 +341,9 @@ static bool bitmap_is_mask(uint8_t format)
 }
 
 /*
- * Copy a palette for indices of @bpp bits.  The copy always has an entry
- * for every index (the guest's, then black), so no index reads past it.
+ * Copy a palette for indices of @bpp bits.  The copy has an entry for
+ * every index (the guest's, then black), so no index reads past it, and no
+ * cache id (a client caches palettes by it).
  */
 static bool walk_palette(QXLWalk *w, void *field, unsigned bpp)
 {
@@ -325,16 +368,38 @@ static bool walk_palette(QXLWalk *w, void *field, unsigned bpp)
                    "palette entries")) {
         return false;
     }
-    copy->unique = head.unique;
+    copy->unique = 0;
     copy->num_ents = entries;
     stq_le_p(field, (uintptr_t)copy);
     return true;
 }
 
 /*
+ * spice-server draws only the big-endian bit orders of 1 and 4 bpp
+ * sources: turn the little-endian ones (copied already) into those.
+ */
+static void bitmap_to_big_endian(QXLBitmap *b, uint64_t size)
+{
+    uint8_t *p = (uint8_t *)(uintptr_t)b->data;
+
+    if (b->format == SPICE_BITMAP_FMT_1BIT_LE) {
+        for (uint64_t i = 0; i < size; i++) {
+            p[i] = revbit8(p[i]);
+        }
+        b->format = SPICE_BITMAP_FMT_1BIT_BE;
+    } else if (b->format == SPICE_BITMAP_FMT_4BIT_LE) {
+        for (uint64_t i = 0; i < size; i++) {
+            p[i] = (p[i] << 4) | (p[i] >> 4);
+        }
+        b->format = SPICE_BITMAP_FMT_4BIT_BE;
+    }
+}
+
+/*
  * The pixels of a bitmap: @size bytes, flat at @data or in the chunk list
  * starting there.  Direct-colour pixels stay in guest memory when they lie
- * in one piece; anything else is copied.  The result is always flat.
+ * in one piece; anything else is copied.  The result is always flat (the
+ * encoders abort on chunks that end inside a row).
  */
 static bool walk_bitmap_data(QXLWalk *w, QXLBitmap *b, uint64_t size,
                              bool share)
@@ -392,7 +457,7 @@ static bool walk_image_size(QXLWalk *w, uint32_t width, uint32_t height,
 }
 
 static QXLImage *walk_bitmap(QXLWalk *w, const QXLImage *g, bool mask,
-                             const char *what)
+                             QXLImageInfo *info, const char *what)
 {
     QXLBitmap b = g->bitmap;
     QXLImage *copy;
@@ -435,6 +500,9 @@ static QXLImage *walk_bitmap(QXLWalk *w, const QXLImage *g, bool mask,
     if (!walk_bitmap_data(w, &b, size, !bitmap_indexed(b.format))) {
         return NULL;
     }
+    if (!mask) {
+        bitmap_to_big_endian(&b, size);
+    }
     b.flags = (b.flags & (QXL_BITMAP_TOP_DOWN | QXL_BITMAP_UNSTABLE)) |
               QXL_BITMAP_DIRECT;
 
@@ -446,131 +514,218 @@ static QXLImage *walk_bitmap(QXLWalk *w, const QXLImage *g, bool mask,
     copy->descriptor.width = b.x;
     copy->descriptor.height = b.y;
     copy->bitmap = b;
+    *info = (QXLImageInfo) {
+        .type = SPICE_IMAGE_TYPE_BITMAP,
+        .width = b.x,
+        .height = b.y,
+        .indexed = bitmap_indexed(b.format),
+    };
     return copy;
 }
 
-/* A QUIC image: the stream is copied whole, as one chunk after it. */
-static QXLImage *walk_quic(QXLWalk *w, QXLPHYSICAL phys, const QXLImage *g,
-                           const char *what)
+static bool walk_surface_is_source(QXLWalk *w, uint32_t surface_id)
 {
-    const size_t head = offsetof(QXLImage, quic.data) + sizeof(QXLDataChunk);
-    uint32_t size = g->quic.data_size;
-    QXLImage *copy;
-
-    if (!walk_image_size(w, g->descriptor.width, g->descriptor.height,
-                         what)) {
-        return NULL;
+    for (int i = 0; i < 3; i++) {
+        if ((uint32_t)w->deps[i] == surface_id) {
+            return true;
+        }
     }
-    if (size == 0 || size > QXL_MAX_IMAGE_BYTES) {
-        qxl_guest_bug(w->d, "%s: QUIC stream of %u bytes", what, size);
-        return NULL;
-    }
-    /* spice-server reads a whole QXLImage even of a short stream. */
-    copy = walk_chunked(w, phys, head, size, sizeof(QXLImage), what);
-    if (!copy) {
-        return NULL;
-    }
-    copy->descriptor = g->descriptor;
-    copy->quic.data_size = size;
-    ((QXLDataChunk *)copy->quic.data)->data_size = size;
-    return copy;
+    return false;
 }
 
 /*
- * Replace the image at *@phys by a checked copy.  A mask must be a 1 bpp
- * bitmap.  A surface image must name a surface spice-server holds.
+ * Replace the image at @field by a checked copy, and describe it in
+ * @info.  A mask must be a 1 bpp bitmap.  A surface image must name a
+ * surface spice-server holds.  QUIC streams are refused: spice-server
+ * aborts on any it cannot decode, and the device has no decoder to check
+ * them with.  No image may go into spice-server's image cache, which
+ * aborts when a drawable's images evict each other or an id is reused for
+ * another size.
  */
 static bool walk_image(QXLWalk *w, void *field, bool mask,
-                       const char *what)
+                       QXLImageInfo *info, const char *what)
 {
     QXLPHYSICAL phys = ldq_le_p(field);
+    QXLSurfaceState held;
     QXLImage g;
     QXLImage *copy;
-    uint32_t width, height;
 
+    if (!phys) {
+        qxl_guest_bug(w->d, "%s: no image", what);
+        return false;
+    }
     if (!walk_read(w, phys, &g, sizeof(g), what)) {
         return false;
     }
     switch (g.descriptor.type) {
     case SPICE_IMAGE_TYPE_BITMAP:
-        copy = walk_bitmap(w, &g, mask, what);
-        break;
-    case SPICE_IMAGE_TYPE_QUIC:
-        copy = mask ? NULL : walk_quic(w, phys, &g, what);
+        copy = walk_bitmap(w, &g, mask, info, what);
+        if (!copy) {
+            return false;
+        }
         break;
     case SPICE_IMAGE_TYPE_SURFACE:
-        if (mask) {
-            copy = NULL;
-            break;
-        }
-        if (!qxl_surface_size(w->d, g.surface_image.surface_id, &width,
-                              &height)) {
-            qxl_guest_bug(w->d, "%s: image of surface %u, which does not "
-                          "exist", what, g.surface_image.surface_id);
+        /*
+         * spice-server looks the surface up when it draws, maybe long
+         * after taking the command, and aborts if it is gone by then.  It
+         * keeps alive only the surfaces a drawable names as its sources.
+         */
+        if (mask || !walk_surface_is_source(w, g.surface_image.surface_id) ||
+            !qxl_surface_held(w->d, g.surface_image.surface_id, &held)) {
+            qxl_guest_bug(w->d, "%s: image of surface %u, which is a mask, "
+                          "not held or not among the drawable's sources",
+                          what, g.surface_image.surface_id);
             return false;
         }
         copy = walk_alloc(w, sizeof(*copy), what);
-        if (copy) {
-            copy->descriptor = g.descriptor;
-            copy->surface_image = g.surface_image;
+        if (!copy) {
+            return false;
         }
+        copy->descriptor = g.descriptor;
+        copy->surface_image = g.surface_image;
+        *info = (QXLImageInfo) {
+            .type = SPICE_IMAGE_TYPE_SURFACE,
+            .width = held.width,
+            .height = held.height,
+            .depth = surface_depth(held.format),
+        };
         break;
     default:
         qxl_guest_bug(w->d, "%s: image of type %u", what, g.descriptor.type);
         return false;
     }
-    if (!copy) {
-        if (mask && g.descriptor.type != SPICE_IMAGE_TYPE_BITMAP) {
-            qxl_guest_bug(w->d, "%s: mask of image type %u", what,
-                          g.descriptor.type);
-        }
-        return false;
-    }
+    copy->descriptor.flags &= ~QXL_IMAGE_CACHE;
     stq_le_p(field, (uintptr_t)copy);
     return true;
 }
 
 /* ---- drawable parts ----------------------------------------------------- */
 
-static bool walk_brush(QXLWalk *w, QXLBrush *b, const char *what)
+/*
+ * A source or pattern drawn onto the target: palette-indexed bitmaps only
+ * onto surfaces spice-server converts them for, surfaces only onto the
+ * same depth (its blitters assert both).
+ */
+static bool walk_source_fits(QXLWalk *w, const QXLImageInfo *img,
+                             bool any_depth, const char *what)
 {
+    if (img->indexed && w->dst_depth != 32 &&
+        w->dst_format != SPICE_SURFACE_FMT_16_555) {
+        qxl_guest_bug(w->d, "%s: palette image onto a surface of format %u",
+                      what, w->dst_format);
+        return false;
+    }
+    if (img->type == SPICE_IMAGE_TYPE_SURFACE && !any_depth &&
+        img->depth != w->dst_depth) {
+        qxl_guest_bug(w->d, "%s: surface of %u bpp onto one of %u bpp", what,
+                      img->depth, w->dst_depth);
+        return false;
+    }
+    return true;
+}
+
+/* Bring a pattern's origin into [0, size) of the bbox's corner. */
+static int32_t pattern_origin(int32_t corner, int32_t pos, uint32_t size)
+{
+    int64_t off = ((int64_t)corner - pos) % size;
+
+    return corner - (off < 0 ? off + size : off);
+}
+
+static bool walk_brush(QXLWalk *w, QXLBrush *b, QXLBrushUse use,
+                       const char *what)
+{
+    QXLImageInfo img;
+
     switch (b->type) {
     case SPICE_BRUSH_TYPE_NONE:
-        return true;
     case SPICE_BRUSH_TYPE_SOLID:
         return true;
     case SPICE_BRUSH_TYPE_PATTERN:
-        if (!b->u.pattern.pat) {
-            qxl_guest_bug(w->d, "%s: pattern brush without an image", what);
-            return false;
-        }
-        return walk_image(w, &b->u.pattern.pat, false, what);
+        break;
     default:
         qxl_guest_bug(w->d, "%s: brush of type %u", what, b->type);
         return false;
     }
+    if (!walk_image(w, &b->u.pattern.pat, false, &img, what) ||
+        !walk_source_fits(w, &img, false, what)) {
+        return false;
+    }
+    if (use == QXL_BRUSH_STROKE && img.type != SPICE_IMAGE_TYPE_BITMAP) {
+        /* the line code takes any pattern for a bitmap */
+        qxl_guest_bug(w->d, "%s: line pattern of image type %u", what,
+                      img.type);
+        return false;
+    }
+    /* ROP3 reads the pattern from an origin it does not wrap. */
+    b->u.pattern.pos.x = pattern_origin(w->bbox.left, b->u.pattern.pos.x,
+                                        img.width);
+    b->u.pattern.pos.y = pattern_origin(w->bbox.top, b->u.pattern.pos.y,
+                                        img.height);
+    return true;
 }
 
+/* The mask must cover the bbox from its position: it is read unclipped. */
 static bool walk_qmask(QXLWalk *w, QXLQMask *m)
 {
+    QXLImageInfo img;
+
+    m->flags &= SPICE_MASK_FLAGS_INVERS;
     if (!m->bitmap) {
         return true;
     }
-    return walk_image(w, &m->bitmap, true, "mask");
-}
-
-/* A source image: absent only when the drawable brings its own bitmap. */
-static bool walk_src(QXLWalk *w, void *field, bool self_bitmap,
-                     const char *what)
-{
-    if (!ldq_le_p(field)) {
-        if (self_bitmap) {
-            return true;
-        }
-        qxl_guest_bug(w->d, "%s: no source image", what);
+    if (!walk_image(w, &m->bitmap, true, &img, "mask")) {
         return false;
     }
-    return walk_image(w, field, false, what);
+    if (m->pos.x < 0 || m->pos.y < 0 ||
+        (int64_t)m->pos.x + (w->bbox.right - w->bbox.left) > img.width ||
+        (int64_t)m->pos.y + (w->bbox.bottom - w->bbox.top) > img.height) {
+        qxl_guest_bug(w->d, "mask at (%d,%d) of %ux%u does not cover the "
+                      "bbox", m->pos.x, m->pos.y, img.width, img.height);
+        return false;
+    }
+    return true;
+}
+
+/*
+ * A source image and the area of it drawn: absent only when the drawable
+ * brings its own bitmap (then the area lies in that).  The area is not
+ * empty and inside the image: some blitters read it unclipped.
+ */
+static bool walk_src(QXLWalk *w, void *field, QXLRect *area, bool any_depth,
+                     const char *what)
+{
+    QXLImageInfo img;
+
+    if (!ldq_le_p(field) && w->self_bitmap) {
+        img = (QXLImageInfo) {
+            .type = SPICE_IMAGE_TYPE_BITMAP,
+            .width = w->self_area.right - w->self_area.left,
+            .height = w->self_area.bottom - w->self_area.top,
+        };
+    } else if (!walk_image(w, field, false, &img, what) ||
+               !walk_source_fits(w, &img, any_depth, what)) {
+        return false;
+    }
+    if (area->left < 0 || area->top < 0 || area->left >= area->right ||
+        area->top >= area->bottom || area->right > img.width ||
+        area->bottom > img.height) {
+        qxl_guest_bug(w->d, "%s: source area (%d,%d)-(%d,%d) empty or "
+                      "outside its %ux%u image", what, area->left, area->top,
+                      area->right, area->bottom, img.width, img.height);
+        return false;
+    }
+    return true;
+}
+
+static bool walk_scale_mode(QXLWalk *w, uint8_t mode)
+{
+    if (mode != SPICE_IMAGE_SCALE_MODE_INTERPOLATE &&
+        mode != SPICE_IMAGE_SCALE_MODE_NEAREST) {
+        qxl_guest_bug(w->d, "scale mode %u", mode);
+        return false;
+    }
+    return true;
 }
 
 static bool walk_clip(QXLWalk *w, QXLClip *clip)
@@ -613,12 +768,21 @@ static bool walk_clip(QXLWalk *w, QXLClip *clip)
     return true;
 }
 
+/* Points far outside any surface overflow the line code's arithmetic. */
+static bool point_fix_sane(const QXLPointFix *p)
+{
+    return ABS((int64_t)p->x) <= QXL_MAX_PATH_COORD * 16 &&
+           ABS((int64_t)p->y) <= QXL_MAX_PATH_COORD * 16;
+}
+
 /*
  * Segments as spice-server walks them: while a segment header fits, its
- * points must fit too.  Bezier segments come in threes.
+ * points must fit too.  The line code needs a point to begin with and
+ * recurses without bound on degenerate Bézier curves: those are refused.
  */
 static bool walk_path_segments(QXLWalk *w, const uint8_t *data, uint32_t size)
 {
+    const uint32_t known = QXL_PATH_BEGIN | QXL_PATH_END | QXL_PATH_CLOSE;
     uint32_t at = 0;
 
     while (at + sizeof(QXLPathSeg) < size) {
@@ -631,10 +795,17 @@ static bool walk_path_segments(QXLWalk *w, const uint8_t *data, uint32_t size)
                           "%u bytes", seg->count, size);
             return false;
         }
-        if ((seg->flags & QXL_PATH_BEZIER) && seg->count % 3) {
-            qxl_guest_bug(w->d, "bezier path segment of %u points",
-                          seg->count);
+        if (seg->flags & ~known ||
+            ((seg->flags & QXL_PATH_BEGIN) && seg->count == 0)) {
+            qxl_guest_bug(w->d, "path segment of flags 0x%x, %u points",
+                          seg->flags, seg->count);
             return false;
+        }
+        for (uint32_t i = 0; i < seg->count; i++) {
+            if (!point_fix_sane(&seg->points[i])) {
+                qxl_guest_bug(w->d, "path point out of range");
+                return false;
+            }
         }
         at += points;
     }
@@ -667,6 +838,14 @@ static bool walk_path(QXLWalk *w, void *field)
     return true;
 }
 
+/* A dash as the line code rounds it: 1..255 pixels (0 loops forever). */
+static bool dash_sane(QXLFIXED dash)
+{
+    int32_t px = (dash >> 4) + ((dash & 0xf) > 8);
+
+    return px >= 1 && px <= 255;
+}
+
 static bool walk_stroke(QXLWalk *w, QXLStroke *st)
 {
     if (!walk_path(w, &st->path)) {
@@ -686,15 +865,25 @@ static bool walk_stroke(QXLWalk *w, QXLStroke *st)
                                  n * sizeof(QXLFIXED), "line style")) {
             return false;
         }
+        for (uint32_t i = 0; i < n; i++) {
+            if (!dash_sane(style[i])) {
+                qxl_guest_bug(w->d, "line dash of 0x%x", style[i]);
+                return false;
+            }
+        }
         st->attr.style = (uintptr_t)style;
     } else {
         st->attr.style = 0;
         st->attr.style_nseg = 0;
     }
-    return walk_brush(w, &st->brush, "stroke brush");
+    return walk_brush(w, &st->brush, QXL_BRUSH_STROKE, "stroke brush");
 }
 
-/* Glyphs as spice-server walks them: exactly @length, each inside. */
+/*
+ * Glyphs as spice-server walks them: exactly @length, each inside the
+ * string and, where it is drawn, inside the target (the mask spice-server
+ * makes spans them all).
+ */
 static bool walk_glyphs(QXLWalk *w, const uint8_t *data, uint32_t size,
                         unsigned bpp, uint16_t length)
 {
@@ -702,6 +891,7 @@ static bool walk_glyphs(QXLWalk *w, const uint8_t *data, uint32_t size,
 
     while (at < size) {
         const QXLRasterGlyph *g = (const QXLRasterGlyph *)(data + at);
+        int64_t left, top;
         uint64_t bits;
 
         if (size - at < sizeof(QXLRasterGlyph)) {
@@ -716,10 +906,19 @@ static bool walk_glyphs(QXLWalk *w, const uint8_t *data, uint32_t size,
                           g->width, g->height, size);
             return false;
         }
+        left = (int64_t)g->render_pos.x + g->glyph_origin.x;
+        top = (int64_t)g->render_pos.y + g->glyph_origin.y;
+        if (left < 0 || top < 0 || left + g->width > w->dst_width ||
+            top + g->height > w->dst_height) {
+            qxl_guest_bug(w->d, "glyph at (%" PRId64 ",%" PRId64 ") of %ux%u "
+                          "outside the %ux%u surface", left, top, g->width,
+                          g->height, w->dst_width, w->dst_height);
+            return false;
+        }
         at += bits;
         glyphs++;
     }
-    if (glyphs != length) {
+    if (glyphs != length || length == 0) {
         qxl_guest_bug(w->d, "string of %u glyphs says %u", glyphs, length);
         return false;
     }
@@ -728,6 +927,9 @@ static bool walk_glyphs(QXLWalk *w, const uint8_t *data, uint32_t size,
 
 static bool walk_string(QXLWalk *w, void *field)
 {
+    const uint16_t rasters = SPICE_STRING_FLAGS_RASTER_A1 |
+                             SPICE_STRING_FLAGS_RASTER_A4 |
+                             SPICE_STRING_FLAGS_RASTER_A8;
     QXLPHYSICAL phys = ldq_le_p(field);
     QXLString head;
     QXLString *copy;
@@ -740,14 +942,18 @@ static bool walk_string(QXLWalk *w, void *field)
     if (!walk_read(w, phys, &head, sizeof(head), "string")) {
         return false;
     }
-    if (head.flags & SPICE_STRING_FLAGS_RASTER_A1) {
+    switch (head.flags & rasters) {
+    case SPICE_STRING_FLAGS_RASTER_A1:
         bpp = 1;
-    } else if (head.flags & SPICE_STRING_FLAGS_RASTER_A4) {
+        break;
+    case SPICE_STRING_FLAGS_RASTER_A4:
         bpp = 4;
-    } else if (head.flags & SPICE_STRING_FLAGS_RASTER_A8) {
+        break;
+    case SPICE_STRING_FLAGS_RASTER_A8:
         bpp = 8;
-    } else {
-        qxl_guest_bug(w->d, "string without a raster format (flags 0x%x)",
+        break;
+    default:
+        qxl_guest_bug(w->d, "string without one raster format (flags 0x%x)",
                       head.flags);
         return false;
     }
@@ -767,6 +973,25 @@ static bool walk_string(QXLWalk *w, void *field)
     return true;
 }
 
+static bool walk_text(QXLWalk *w, QXLText *t)
+{
+    const QXLRect *back = &t->back_area;
+
+    /* A background is filled with PUT only, inside the drawable. */
+    if (back->left != back->right && back->top != back->bottom &&
+        (t->fore_mode != SPICE_ROPD_OP_PUT ||
+         !walk_rect(w, back, "text background") ||
+         !rect_inside(back, &w->bbox))) {
+        qxl_guest_bug(w->d, "text background (%d,%d)-(%d,%d) with mode %u",
+                      back->left, back->top, back->right, back->bottom,
+                      t->fore_mode);
+        return false;
+    }
+    return walk_string(w, &t->str) &&
+           walk_brush(w, &t->fore_brush, QXL_BRUSH_FILL, "text brush") &&
+           walk_brush(w, &t->back_brush, QXL_BRUSH_FILL, "text back brush");
+}
+
 static bool walk_transform(QXLWalk *w, void *field)
 {
     QXLPHYSICAL phys = ldq_le_p(field);
@@ -783,36 +1008,84 @@ static bool walk_transform(QXLWalk *w, void *field)
     return true;
 }
 
-/* The operators pixman knows, as QXLOperator numbers them. */
+/* The operators pixman has combiners for, as QXLOperator numbers them. */
 static bool composite_op_valid(uint32_t op)
 {
     return op <= QXL_OP_SATURATE ||
            (op >= QXL_OP_MULTIPLY && op <= QXL_OP_HSL_LUMINOSITY);
 }
 
+/*
+ * The flags spice-server passes to pixman: a known operator, the nearest
+ * or bilinear filter, the presence bits left to spice-server, and the
+ * opaque hints only where pixman has a format for them.
+ */
 static bool walk_composite(QXLWalk *w, QXLComposite *c)
 {
+    const uint32_t presence = SPICE_COMPOSITE_HAS_MASK |
+                              SPICE_COMPOSITE_HAS_SRC_TRANSFORM |
+                              SPICE_COMPOSITE_HAS_MASK_TRANSFORM;
     uint32_t op = c->flags & 0xff;
+    QXLImageInfo src, mask;
 
     if (!composite_op_valid(op) || ((c->flags >> 8) & 7) > 1 ||
-        ((c->flags >> 11) & 7) > 1 || c->flags >> 19) {
+        ((c->flags >> 11) & 7) > 1 || c->flags & presence ||
+        c->flags & ~SPICE_COMPOSITE_FLAGS_MASK) {
         qxl_guest_bug(w->d, "composite flags 0x%x", c->flags);
         return false;
     }
-    if (!c->src) {
-        qxl_guest_bug(w->d, "composite without a source");
-        return false;
-    }
-    if (!walk_image(w, &c->src, false, "composite source") ||
+    if (!walk_image(w, &c->src, false, &src, "composite source") ||
+        !walk_source_fits(w, &src, true, "composite source") ||
         !walk_transform(w, &c->src_transform)) {
         return false;
     }
+    if (src.type != SPICE_IMAGE_TYPE_SURFACE || src.depth != 32) {
+        c->flags &= ~SPICE_COMPOSITE_SOURCE_OPAQUE;
+    }
+    if (w->dst_depth == 8) {
+        c->flags &= ~SPICE_COMPOSITE_DEST_OPAQUE;
+    }
     if (!c->mask) {
         c->mask_transform = 0;
+        c->flags &= ~SPICE_COMPOSITE_MASK_OPAQUE;
         return true;
     }
-    return walk_image(w, &c->mask, false, "composite mask") &&
-           walk_transform(w, &c->mask_transform);
+    if (!walk_image(w, &c->mask, false, &mask, "composite mask") ||
+        !walk_source_fits(w, &mask, true, "composite mask") ||
+        !walk_transform(w, &c->mask_transform)) {
+        return false;
+    }
+    if (mask.type != SPICE_IMAGE_TYPE_SURFACE || mask.depth != 32) {
+        c->flags &= ~SPICE_COMPOSITE_MASK_OPAQUE;
+    }
+    return true;
+}
+
+/* ROP3 codes spice-server has a handler for (it aborts on the others). */
+static bool rop3_supported(uint8_t rop3)
+{
+    static const uint8_t missing[] = {
+        0x00, 0x03, 0x05, 0x0a, 0x0c, 0x0f, 0x11, 0x22, 0x30, 0x33, 0x3c,
+        0x3f, 0x44, 0x50, 0x55, 0x5a, 0x5f, 0x66, 0x77, 0x88, 0x99, 0xa0,
+        0xa5, 0xaa, 0xaf, 0xbb, 0xc0, 0xc3, 0xcc, 0xcf, 0xdd, 0xee, 0xf0,
+        0xf3, 0xf5, 0xfa, 0xfc, 0xff,
+    };
+
+    return !memchr(missing, rop3, sizeof(missing));
+}
+
+static bool walk_rop3(QXLWalk *w, QXLRop3 *r)
+{
+    if (!rop3_supported(r->rop3) ||
+        (w->dst_depth != 32 && w->dst_format != SPICE_SURFACE_FMT_16_555)) {
+        qxl_guest_bug(w->d, "rop3 0x%02x onto a surface of format %u",
+                      r->rop3, w->dst_format);
+        return false;
+    }
+    return walk_src(w, &r->src_bitmap, &r->src_area, false, "rop3") &&
+           walk_scale_mode(w, r->scale_mode) &&
+           walk_brush(w, &r->brush, QXL_BRUSH_FILL, "rop3 brush") &&
+           walk_qmask(w, &r->mask);
 }
 
 /* ---- commands ----------------------------------------------------------- */
@@ -844,17 +1117,6 @@ static bool walk_compat_drawable(QXLWalk *w, QXLPHYSICAL phys,
         dr->u.alpha_blend.src_bitmap = c.u.alpha_blend.src_bitmap;
         dr->u.alpha_blend.src_area = c.u.alpha_blend.src_area;
         break;
-    case QXL_COPY_BITS:
-        /* The source is the primary, where the bbox is moved from. */
-        dr->u.copy_bits = c.u.copy_bits;
-        dr->surfaces_dest[0] = 0;
-        dr->surfaces_rects[0] = (QXLRect) {
-            .left = c.u.copy_bits.src_pos.x,
-            .top = c.u.copy_bits.src_pos.y,
-            .right = c.u.copy_bits.src_pos.x + (c.bbox.right - c.bbox.left),
-            .bottom = c.u.copy_bits.src_pos.y + (c.bbox.bottom - c.bbox.top),
-        };
-        break;
     case QXL_DRAW_COMPOSITE:
         qxl_guest_bug(w->d, "composite in a qxl-1 command");
         return false;
@@ -865,10 +1127,81 @@ static bool walk_compat_drawable(QXLWalk *w, QXLPHYSICAL phys,
     return true;
 }
 
+/*
+ * Where the drawable is drawn: a surface spice-server holds, or the
+ * command is dropped, as spice-server would.
+ */
+static bool walk_target(QXLWalk *w, uint32_t surface_id)
+{
+    QXLSurfaceState held;
+
+    if (!qxl_surface_held(w->d, surface_id, &held)) {
+        w->s->dropped = true;
+        return false;
+    }
+    w->dst_width = held.width;
+    w->dst_height = held.height;
+    w->dst_format = held.format;
+    w->dst_depth = surface_depth(held.format);
+    return true;
+}
+
+/*
+ * The surfaces a drawable reads: ones spice-server holds (or it drops the
+ * drawable), and the area read of each other than the target inside it
+ * (spice-server renders that area first, and aborts on a bad one).
+ */
+static bool walk_deps(QXLWalk *w, QXLDrawable *dr)
+{
+    for (int i = 0; i < 3; i++) {
+        const QXLRect *r = &dr->surfaces_rects[i];
+        int32_t id = dr->surfaces_dest[i];
+        QXLSurfaceState held;
+
+        if (id == -1) {
+            continue;
+        }
+        if (!walk_surface_id(w, id, "draw source")) {
+            return false;
+        }
+        if (!qxl_surface_held(w->d, id, &held)) {
+            w->s->dropped = true;
+            return false;
+        }
+        if (id != dr->surface_id &&
+            (r->left < 0 || r->top < 0 || r->left >= r->right ||
+             r->top >= r->bottom || r->right > held.width ||
+             r->bottom > held.height)) {
+            qxl_guest_bug(w->d, "source area (%d,%d)-(%d,%d) empty or outside "
+                          "surface %d (%ux%u)", r->left, r->top, r->right,
+                          r->bottom, id, held.width, held.height);
+            return false;
+        }
+    }
+    memcpy(w->deps, dr->surfaces_dest, sizeof(w->deps));
+    return true;
+}
+
+/* COPY_BITS moves the bbox from @src_pos, within the target. */
+static bool walk_copy_bits(QXLWalk *w, const QXLCopyBits *cb)
+{
+    int64_t right = (int64_t)cb->src_pos.x + (w->bbox.right - w->bbox.left);
+    int64_t bottom = (int64_t)cb->src_pos.y + (w->bbox.bottom - w->bbox.top);
+
+    if (cb->src_pos.x < 0 || cb->src_pos.y < 0 || right > w->dst_width ||
+        bottom > w->dst_height) {
+        qxl_guest_bug(w->d, "copy bits from (%d,%d) outside the %ux%u "
+                      "surface", cb->src_pos.x, cb->src_pos.y, w->dst_width,
+                      w->dst_height);
+        return false;
+    }
+    return true;
+}
+
 static bool walk_drawable(QXLWalk *w, QXLPHYSICAL phys, bool compat)
 {
     QXLDrawable *dr = &w->s->root.drawable;
-    bool self;
+    const QXLRect *self = &dr->self_bitmap_area;
 
     if (compat) {
         if (!walk_compat_drawable(w, phys, dr)) {
@@ -886,67 +1219,94 @@ static bool walk_drawable(QXLWalk *w, QXLPHYSICAL phys, bool compat)
                       dr->effect);
         return false;
     }
-    for (int i = 0; i < 3; i++) {
-        if (dr->surfaces_dest[i] != -1 &&
-            !walk_surface_id(w, dr->surfaces_dest[i], "draw source")) {
-            return false;
+    if (dr->type == QXL_DRAW_NOP || !walk_target(w, dr->surface_id)) {
+        /* spice-server would drop it; so does the device */
+        w->s->dropped = true;
+        return true;
+    }
+    w->bbox = dr->bbox;
+    if (dr->bbox.left < 0 || dr->bbox.top < 0 ||
+        dr->bbox.right > w->dst_width || dr->bbox.bottom > w->dst_height) {
+        w->s->dropped = true;   /* spice-server's own check drops it */
+        return true;
+    }
+    if (compat && dr->type == QXL_COPY_BITS) {
+        /* The source is the primary, where the bbox is moved from. */
+        dr->surfaces_dest[0] = 0;
+        dr->surfaces_rects[0] = (QXLRect) {
+            .left = dr->u.copy_bits.src_pos.x,
+            .top = dr->u.copy_bits.src_pos.y,
+            .right = dr->u.copy_bits.src_pos.x +
+                     (dr->bbox.right - dr->bbox.left),
+            .bottom = dr->u.copy_bits.src_pos.y +
+                      (dr->bbox.bottom - dr->bbox.top),
+        };
+    }
+    if (!walk_deps(w, dr)) {
+        if (w->s->dropped) {
+            return true;
         }
+        return false;
     }
     /*
-     * spice-server copies the self bitmap out of the surface once it has
-     * checked the bbox against the surface: inside the bbox, it is inside
-     * the surface.  It ignores the flag for COPY.
+     * spice-server copies the self bitmap out of the target once it has
+     * checked the bbox against it: inside the bbox, it is inside the
+     * target.  It ignores the flag for COPY.
      */
-    self = dr->self_bitmap && dr->type != QXL_DRAW_COPY;
-    dr->self_bitmap = self;
-    if (self && (dr->self_bitmap_area.left >= dr->self_bitmap_area.right ||
-                 dr->self_bitmap_area.top >= dr->self_bitmap_area.bottom ||
-                 !rect_inside(&dr->self_bitmap_area, &dr->bbox))) {
-        qxl_guest_bug(w->d, "self bitmap area (%d,%d)-(%d,%d) empty or "
-                      "outside the bbox", dr->self_bitmap_area.left,
-                      dr->self_bitmap_area.top, dr->self_bitmap_area.right,
-                      dr->self_bitmap_area.bottom);
-        return false;
+    w->self_bitmap = dr->self_bitmap && dr->type != QXL_DRAW_COPY;
+    dr->self_bitmap = w->self_bitmap;
+    if (w->self_bitmap) {
+        if (self->left >= self->right || self->top >= self->bottom ||
+            !rect_inside(self, &dr->bbox)) {
+            qxl_guest_bug(w->d, "self bitmap area (%d,%d)-(%d,%d) empty or "
+                          "outside the bbox", self->left, self->top,
+                          self->right, self->bottom);
+            return false;
+        }
+        w->self_area = *self;
     }
     if (!walk_clip(w, &dr->clip)) {
         return false;
     }
 
     switch (dr->type) {
-    case QXL_DRAW_NOP:
     case QXL_COPY_BITS:
-        return true;
+        return walk_copy_bits(w, &dr->u.copy_bits);
     case QXL_DRAW_FILL:
-        return walk_brush(w, &dr->u.fill.brush, "fill brush") &&
+        return walk_brush(w, &dr->u.fill.brush, QXL_BRUSH_FILL,
+                          "fill brush") &&
                walk_qmask(w, &dr->u.fill.mask);
     case QXL_DRAW_OPAQUE:
-        return walk_src(w, &dr->u.opaque.src_bitmap, self, "opaque") &&
-               walk_brush(w, &dr->u.opaque.brush, "opaque brush") &&
+        return walk_src(w, &dr->u.opaque.src_bitmap, &dr->u.opaque.src_area,
+                        false, "opaque") &&
+               walk_scale_mode(w, dr->u.opaque.scale_mode) &&
+               walk_brush(w, &dr->u.opaque.brush, QXL_BRUSH_FILL,
+                          "opaque brush") &&
                walk_qmask(w, &dr->u.opaque.mask);
     case QXL_DRAW_COPY:
     case QXL_DRAW_BLEND:
-        return walk_src(w, &dr->u.copy.src_bitmap, self, "copy") &&
+        return walk_src(w, &dr->u.copy.src_bitmap, &dr->u.copy.src_area,
+                        false, "copy") &&
+               walk_scale_mode(w, dr->u.copy.scale_mode) &&
                walk_qmask(w, &dr->u.copy.mask);
     case QXL_DRAW_BLACKNESS:
     case QXL_DRAW_WHITENESS:
     case QXL_DRAW_INVERS:
         return walk_qmask(w, &dr->u.blackness.mask);
     case QXL_DRAW_ROP3:
-        return walk_src(w, &dr->u.rop3.src_bitmap, self, "rop3") &&
-               walk_brush(w, &dr->u.rop3.brush, "rop3 brush") &&
-               walk_qmask(w, &dr->u.rop3.mask);
+        return walk_rop3(w, &dr->u.rop3);
     case QXL_DRAW_STROKE:
         return walk_stroke(w, &dr->u.stroke);
     case QXL_DRAW_TEXT:
-        return walk_string(w, &dr->u.text.str) &&
-               walk_brush(w, &dr->u.text.fore_brush, "text brush") &&
-               walk_brush(w, &dr->u.text.back_brush, "text back brush");
+        return walk_text(w, &dr->u.text);
     case QXL_DRAW_TRANSPARENT:
-        return walk_src(w, &dr->u.transparent.src_bitmap, self,
-                        "transparent");
+        return walk_src(w, &dr->u.transparent.src_bitmap,
+                        &dr->u.transparent.src_area, false, "transparent");
     case QXL_DRAW_ALPHA_BLEND:
-        return walk_src(w, &dr->u.alpha_blend.src_bitmap, self,
-                        "alpha blend");
+        dr->u.alpha_blend.alpha_flags &= SPICE_ALPHA_FLAGS_DEST_HAS_ALPHA |
+                                         SPICE_ALPHA_FLAGS_SRC_SURFACE_HAS_ALPHA;
+        return walk_src(w, &dr->u.alpha_blend.src_bitmap,
+                        &dr->u.alpha_blend.src_area, true, "alpha blend");
     case QXL_DRAW_COMPOSITE:
         return walk_composite(w, &dr->u.composite);
     }
@@ -1007,15 +1367,24 @@ static bool walk_surface_cmd(QXLWalk *w, QXLPHYSICAL phys)
         qxl_guest_bug(w->d, "surface command for surface 0 (the primary)");
         return false;
     }
+    WITH_QEMU_LOCK_GUARD(&w->d->track_lock) {
+        state = w->d->surfaces[cmd->surface_id].state;
+    }
+    /*
+     * One destroy per create: spice-server ignores a create of a surface
+     * it still holds, and a second destroy breaks its reference count.
+     */
     if (cmd->type == QXL_SURFACE_CMD_DESTROY) {
+        if (state != QXL_SURFACE_LIVE) {
+            qxl_guest_bug(w->d, "surface %u destroyed while it does not "
+                          "exist", cmd->surface_id);
+            return false;
+        }
         return true;
     }
     if (cmd->type != QXL_SURFACE_CMD_CREATE) {
         qxl_guest_bug(w->d, "surface command of type %u", cmd->type);
         return false;
-    }
-    WITH_QEMU_LOCK_GUARD(&w->d->track_lock) {
-        state = w->d->surfaces[cmd->surface_id].state;
     }
     if (state != QXL_SURFACE_FREE) {
         qxl_guest_bug(w->d, "surface %u created while it exists",
@@ -1105,6 +1474,7 @@ static bool walk_message(QXLWalk *w, QXLPHYSICAL phys)
     }
     text[n] = 0;
     trace_qxl_message(w->d->id, text);
+    w->s->dropped = true;
     return true;
 }
 
@@ -1116,6 +1486,7 @@ QXLSnapshot *qxl_snapshot_take(PCIQXLDevice *d, const QXLCommand *cmd,
         .d = d,
         .s = s,
         .budget = d->snapshot_budget,
+        .deps = { -1, -1, -1 },
     };
     bool compat = d->cmdflags & QXL_COMMAND_FLAG_COMPAT;
     QXLGuestRange info;
@@ -1203,6 +1574,7 @@ void qxl_snapshot_accept(PCIQXLDevice *d, QXLSnapshot *s)
                 .state = QXL_SURFACE_LIVE,
                 .width = cmd->u.surface_create.width,
                 .height = cmd->u.surface_create.height,
+                .format = cmd->u.surface_create.format,
                 .mem = s->surface_mem,
                 .owner = s,
             };
@@ -1243,6 +1615,11 @@ uint64_t qxl_snapshot_guest_info(const QXLSnapshot *s)
 uint32_t qxl_snapshot_type(const QXLSnapshot *s)
 {
     return s->type;
+}
+
+bool qxl_snapshot_dropped(const QXLSnapshot *s)
+{
+    return s->dropped;
 }
 
 /*

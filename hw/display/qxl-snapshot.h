@@ -38,6 +38,13 @@ uint64_t qxl_snapshot_guest_id(const QXLSnapshot *s);
 uint64_t qxl_snapshot_guest_info(const QXLSnapshot *s);
 uint32_t qxl_snapshot_type(const QXLSnapshot *s);
 
+/*
+ * A command spice-server is not given, though it is no guest bug (a
+ * MESSAGE, a NOP, a drawable for a surface that does not exist): it is
+ * released at once.
+ */
+bool qxl_snapshot_dropped(const QXLSnapshot *s);
+
 /* Free a released (or never handed over) snapshot and its budget. */
 void qxl_snapshot_free(PCIQXLDevice *d, QXLSnapshot *s);
 

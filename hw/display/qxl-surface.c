@@ -114,15 +114,15 @@ bool qxl_check_surface_format(uint32_t format, uint32_t width,
 {
     uint64_t abs_stride;
 
+    /*
+     * spice-server aborts on 1_A and 16_565 surfaces as soon as a client
+     * needs their pixels (and fills past 1_A ones).
+     */
     switch (format) {
-    case SPICE_SURFACE_FMT_1_A:
-        *bpp = 1;
-        break;
     case SPICE_SURFACE_FMT_8_A:
         *bpp = 8;
         break;
     case SPICE_SURFACE_FMT_16_555:
-    case SPICE_SURFACE_FMT_16_565:
         *bpp = 16;
         break;
     case SPICE_SURFACE_FMT_32_xRGB:
@@ -151,7 +151,6 @@ static bool qxl_check_primary(PCIQXLDevice *d, const QXLSurfaceCreate *s)
 
     switch (s->format) {
     case SPICE_SURFACE_FMT_16_555:
-    case SPICE_SURFACE_FMT_16_565:
     case SPICE_SURFACE_FMT_32_xRGB:
     case SPICE_SURFACE_FMT_32_ARGB:
         break;

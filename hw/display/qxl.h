@@ -92,7 +92,7 @@ typedef struct QXLSnapshot QXLSnapshot;
 /* A secondary surface as spice-server holds it (qxl-snapshot.c). */
 typedef struct QXLSurfaceState {
     uint32_t state;
-    uint32_t width, height;
+    uint32_t width, height, format;
     QXLGuestRange mem;          /* its pixels, checked at create */
     void *owner;                /* the create command's snapshot */
 } QXLSurfaceState;
