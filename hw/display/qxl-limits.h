@@ -60,6 +60,6 @@
 #define QXL_SNAPSHOT_BUDGET_MIN     (64 * MiB)
 
 /* Dropped commands (messages, NOPs) taken in a row before letting go. */
-#define QXL_MAX_MESSAGES_IN_A_ROW   32
+#define QXL_MAX_DROPPED_IN_A_ROW    32
 
 #endif /* HW_DISPLAY_QXL_LIMITS_H */

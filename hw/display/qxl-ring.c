@@ -139,16 +139,19 @@ static void qxl_ring_dirty(PCIQXLDevice *d, void *ring, size_t size)
 /* ---- command and cursor rings (worker thread) -------------------------- */
 
 /*
- * Hand spice-server the next command of a ring, as a snapshot.  Messages
- * are traced and released here; spice-server never sees them.  While the
- * snapshot budget is used up, nothing is taken: the release that frees
- * enough wakes the worker again.
+ * Hand spice-server the next command of a ring, as a snapshot.  Dropped
+ * commands (messages, NOPs, drawables for surfaces that do not exist) are
+ * released here: spice-server never sees them.  While the snapshot budget
+ * is used up, nothing is taken: the release that frees enough wakes the
+ * worker again.
  */
 static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
                           size_t ring_size, QXLCommand *items, bool cursor,
                           QXLCommandExt *ext)
 {
-    for (int n = 0; n < QXL_MAX_MESSAGES_IN_A_ROW; n++) {
+    bool dropped = false;
+
+    for (int n = 0; n < QXL_MAX_DROPPED_IN_A_ROW; n++) {
         QXLSnapshot *s;
         QXLCommand cmd;
         int idx;
@@ -164,6 +167,19 @@ static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
         }
         idx = qxl_ring_peek(d, r, cursor ? "cursor" : "command");
         if (idx < 0) {
+            /*
+             * spice-server asks for a wakeup only after a command it got;
+             * after dropped ones, ask for it here (and look again if one
+             * came in meanwhile).
+             */
+            if (dropped) {
+                bool wait = qxl_ring_wait(r);
+
+                qxl_ring_dirty(d, ring, ring_size);
+                if (!wait) {
+                    continue;
+                }
+            }
             return false;
         }
         cmd = items[idx];
@@ -179,7 +195,9 @@ static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
             return false;
         }
         if (qxl_snapshot_dropped(s)) {
+            trace_qxl_ring_dropped(d->id, cmd.type, cmd.data);
             qxl_ring_release_snapshot(d, s);
+            dropped = true;
             continue;
         }
         qxl_snapshot_accept(d, s);
@@ -188,6 +206,8 @@ static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
         }
         return true;
     }
+    /* More to drop: let the worker go, and come back from the main loop. */
+    qemu_bh_schedule(d->wakeup_bh);
     return false;
 }
 

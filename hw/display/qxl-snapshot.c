@@ -60,6 +60,7 @@ struct QXLSnapshot {
     uint32_t type;              /* QXL_CMD_* */
     uint64_t bytes;             /* charged to the budget */
     bool dropped;               /* harmless, but not for spice-server */
+    bool accepted;              /* its bytes are charged */
     QXLGuestRange surface_mem;  /* a surface create's pixels */
     GSList *blocks;             /* further host memory of this copy */
     uint8_t *free_ptr;
@@ -1559,6 +1560,7 @@ void qxl_snapshot_accept(PCIQXLDevice *d, QXLSnapshot *s)
 {
     uint64_t bytes = qatomic_add_fetch(&d->snapshot_bytes, s->bytes);
 
+    s->accepted = true;
     if (bytes > qatomic_read(&d->snapshot_peak)) {
         qatomic_set(&d->snapshot_peak, bytes);
     }
@@ -1623,12 +1625,12 @@ bool qxl_snapshot_dropped(const QXLSnapshot *s)
 }
 
 /*
- * With @d, the snapshot was accepted: give its bytes back to the budget
+ * Free a snapshot; if it was accepted, give its bytes back to @d's budget
  * and, for a surface's create command, free the surface id.
  */
 void qxl_snapshot_free(PCIQXLDevice *d, QXLSnapshot *s)
 {
-    if (d) {
+    if (s->accepted) {
         qatomic_sub(&d->snapshot_bytes, s->bytes);
         if (s->type == QXL_CMD_SURFACE &&
             s->root.surface.type == QXL_SURFACE_CMD_CREATE) {
