@@ -94,6 +94,9 @@ class VM:
             "-serial", "chardev:ser0",
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
             "-net", "none",
+            # A real guest driver must never be taken for a hostile guest:
+            # guest bugs go to qemu.stderr, and stop() fails on any.
+            "-d", "guest_errors",
         ]
         if spice:
             opts = "port=%d,addr=127.0.0.1,disable-ticketing=on" % self.spice_port
@@ -186,8 +189,25 @@ class VM:
         if self.qmp:
             self.qmp.close()
 
+    def guest_errors(self):
+        """Lines QEMU logged about guest errors (-d guest_errors)."""
+        path = os.path.join(self.logdir, "qemu.stderr")
+        if not os.path.exists(path):
+            return []
+        with open(path, errors="replace") as f:
+            return [l.rstrip() for l in f if "guest bug" in l]
+
+    def assert_no_guest_errors(self):
+        errors = self.guest_errors()
+        if errors:
+            raise AssertionError("the device saw a guest bug from a real "
+                                 "driver: %s; see %s/qemu.stderr"
+                                 % (errors[0], self.logdir))
+
     def __enter__(self):
         return self.start()
 
-    def __exit__(self, *exc):
+    def __exit__(self, exc_type, *exc):
         self.stop()
+        if exc_type is None:
+            self.assert_no_guest_errors()
