@@ -24,6 +24,13 @@
 /* A *_mb property the user did not set. */
 #define QXL_MB_UNSET UINT32_MAX
 
+/*
+ * Heads spice-server takes per QXL device: spice_qxl_set_device_info()
+ * ends the process for more (MAX_MONITORS_COUNT, not in its headers).
+ */
+#define QXL_SPICE_MAX_OUTPUTS 16
+
+
 /* ---- interrupts ------------------------------------------------------ */
 
 /*
@@ -383,9 +390,10 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
                    d->num_surfaces, 1024 * 1024);
         return false;
     }
-    if (d->max_outputs > QXL_MAX_HEADS) {
-        error_setg(errp, "qxl: 'max_outputs' %u is too large (at most %d)",
-                   d->max_outputs, QXL_MAX_HEADS);
+    if (d->max_outputs > QXL_SPICE_MAX_OUTPUTS) {
+        error_setg(errp, "qxl: invalid 'max_outputs' %u (valid: 0 to %d, "
+                   "spice-server's limit per device)", d->max_outputs,
+                   QXL_SPICE_MAX_OUTPUTS);
         return false;
     }
 

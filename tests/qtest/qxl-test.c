@@ -83,8 +83,11 @@ static void test_io_bar_per_revision(void)
     }
 }
 
-/* Realize must refuse an unknown revision and say why; never run. */
-static void check_invalid_revision(const char *device)
+/*
+ * Realize must refuse @device with an error that contains each of @words,
+ * and QEMU must exit with status 1: never abort, never run.
+ */
+static void check_refused(const char *device, const char *const *words)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *out = NULL, *err = NULL;
@@ -99,16 +102,45 @@ static void check_invalid_revision(const char *device)
     g_assert_nonnull(qemu);
     g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
                                NULL, NULL, &out, &err, &status, &gerr));
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
-    g_assert_nonnull(strstr(err, "revision"));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1) {
+        g_printerr("-device %s: wait status 0x%x, stderr: %s\n", device,
+                   status, err);
+        g_test_fail();
+        return;
+    }
+    for (; *words; words++) {
+        if (!strstr(err, *words)) {
+            g_printerr("-device %s: no '%s' in: %s\n", device, *words, err);
+            g_test_fail();
+        }
+    }
 }
 
 static void test_invalid_revision(void)
 {
-    check_invalid_revision("qxl-vga,revision=0");
-    check_invalid_revision("qxl-vga,revision=6");
-    check_invalid_revision("qxl,revision=100");
+    static const char *const words[] = { "revision", NULL };
+
+    check_refused("qxl-vga,revision=0", words);
+    check_refused("qxl-vga,revision=6", words);
+    check_refused("qxl,revision=100", words);
+}
+
+/*
+ * spice-server takes at most 16 heads per device and ends the process
+ * for more: realize refuses them, naming the property and the range.
+ */
+static void test_invalid_max_outputs(void)
+{
+    static const char *const words[] = { "max_outputs", "0 to 16", NULL };
+    QXLDev *q;
+
+    check_refused("qxl-vga,max_outputs=17", words);
+    check_refused("qxl,max_outputs=64", words);
+    check_refused("qxl-vga,max_outputs=65", words);
+    /* The limit itself is fine. */
+    q = qxl_start("qxl-vga,max_outputs=16", NULL);
+    g_assert_cmpint(qxl_qom_get_int(q, "max_outputs"), ==, 16);
+    qxl_stop(q);
 }
 
 /* ---- ROM and RAM layout ------------------------------------------------- */
@@ -860,6 +892,7 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/bar-sizes", test_bar_sizes);
     qxl_test_add("/qxl/io-bar-per-revision", test_io_bar_per_revision);
     qxl_test_add("/qxl/invalid-revision", test_invalid_revision);
+    qxl_test_add("/qxl/invalid-max-outputs", test_invalid_max_outputs);
     qxl_test_add("/qxl/layout", test_layout);
     qxl_test_add("/qxl/modes", test_modes);
     qxl_test_add("/qxl/properties", test_properties);
