@@ -10,6 +10,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "qemu/units.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
@@ -871,6 +872,139 @@ static void test_migration(void)
     qxl_stop(dst);
 }
 
+/* Save a VM to @file (the source is left stopped). */
+static void save_to_file(QTestState *qts, const char *file)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    wait_migration(qts);
+}
+
+/*
+ * Load @file into a new VM started with @device and @extra; the VM stays
+ * up whatever the outcome.  Returns it and sets *@loaded to whether the
+ * load completed (else it failed).
+ */
+static QXLDev *load_from_file(const char *device, const char *extra,
+                              const char *file, bool *loaded)
+{
+    g_autofree char *args = g_strdup_printf("-incoming defer %s",
+                                            extra ? extra : "");
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    QXLDev *q = qxl_start(device, args);
+
+    qtest_qmp_assert_success(q->qts, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s, "
+                             "'exit-on-error': false}}", uri);
+    for (;;) {
+        QDict *resp = qtest_qmp(q->qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(resp, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "none";
+        bool failed = g_str_equal(st, "failed");
+
+        *loaded = g_str_equal(st, "completed");
+        qobject_unref(resp);
+        if (*loaded || failed) {
+            return q;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * Where the open release batch (num_free_res, then last_release_offset,
+ * big-endian) of device @q lies in a stream saved in NATIVE mode after
+ * qxl_setup().  The "qxl" section header names the device; after the PCI
+ * and VGA state come rom_mode, num_free_res, last_release_offset, mode,
+ * unique, num_memslots (8) and the slots, of which slot 1 is the driver's.
+ */
+static uint8_t *stream_release_batch(uint8_t *stream, size_t len, QXLDev *q)
+{
+    static const char idstr[] = "0000:00:02.0/qxl";
+    uint8_t header[1 + sizeof(idstr) - 1 + 8] = { sizeof(idstr) - 1 };
+    uint8_t slots[4 + 20 + 20] = { 0 };
+    uint8_t *sec, *at;
+
+    memcpy(header + 1, idstr, sizeof(idstr) - 1);
+    stl_be_p(header + sizeof(idstr) + 4, 21);       /* instance 0, v21 */
+    sec = memmem(stream, len, header, sizeof(header));
+    g_assert_nonnull(sec);
+    stl_be_p(slots, 8);
+    stq_be_p(slots + 24, q->ram_addr);
+    stq_be_p(slots + 32, q->ram_addr + q->ram_size);
+    stl_be_p(slots + 40, 1);
+    at = memmem(sec, stream + len - sec, slots, sizeof(slots));
+    g_assert_nonnull(at);
+    g_assert_cmpuint(ldl_be_p(at - 8), ==, 3);      /* NATIVE */
+    return at - 16;
+}
+
+/* Copy @file to @copy with the release batch of the stream replaced. */
+static void patch_release_batch(QXLDev *q, const char *file,
+                                const char *copy, uint32_t count,
+                                uint32_t offset)
+{
+    g_autofree char *data = NULL;
+    gsize len;
+    uint8_t *batch;
+
+    g_assert_true(g_file_get_contents(file, &data, &len, NULL));
+    batch = stream_release_batch((uint8_t *)data, len, q);
+    stl_be_p(batch, count);
+    stl_be_p(batch + 4, offset);
+    g_assert_true(g_file_set_contents(copy, data, len, NULL));
+}
+
+/*
+ * The stream's release batch is checked on load: its tail must be a whole
+ * QXLReleaseInfo (8 bytes) inside BAR 0, since the device writes the
+ * tail's "next" when it chains the next release.  A tail less than 8 bytes
+ * from the end of BAR 0 (or a count beyond what the device memory holds)
+ * fails the load; one that just fits loads.
+ */
+static void test_migration_release_batch(void)
+{
+    const char *device = "qxl-vga,vgamem_mb=8,ram_size_mb=16,vram_size_mb=1";
+    const char *extra = "-m 32";
+    QXLDev *src = qxl_start(device, extra);
+    QXLDev *dst;
+    g_autofree char *file = qxl_tmp_path(src, "state");
+    g_autofree char *bad = qxl_tmp_path(src, "bad");
+    uint64_t ram_size = src->ram_size;
+    bool loaded;
+
+    qxl_setup(src);
+    qxl_create_primary(src, 64, 64);
+    qxl_push_draw(src, qxl_new_fill(src, 0, &rect64, 0x00ff00));
+    g_assert_true(qxl_wait_ring_empty(src, QXL_RING_CMD));
+    save_to_file(src->qts, file);
+
+    /* The tail just fits: loads. */
+    patch_release_batch(src, file, bad, 1, ram_size - 8);
+    dst = load_from_file(device, extra, bad, &loaded);
+    g_assert_true(loaded);
+    qxl_stop(dst);
+
+    /* Its "next" past the end of BAR 0: refused. */
+    patch_release_batch(src, file, bad, 1, ram_size - 4);
+    dst = load_from_file(device, extra, bad, &loaded);
+    g_assert_false(loaded);
+    qtest_qmp_assert_success(dst->qts, "{'execute': 'query-status'}");
+    qxl_stop(dst);
+
+    /* More ids than release infos fit in the device's memory: refused. */
+    patch_release_batch(src, file, bad, UINT32_MAX, 0);
+    dst = load_from_file(device, extra, bad, &loaded);
+    g_assert_false(loaded);
+    qxl_stop(dst);
+    qxl_stop(src);
+}
+
 /* The secondary device (no VGA) works the same way. */
 static void test_secondary_device(void)
 {
@@ -913,6 +1047,7 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/monitors-config/guest", test_monitors_config_guest);
     qxl_test_add("/qxl/monitors-config/rom", test_monitors_config_rom);
     qxl_test_add("/qxl/migration", test_migration);
+    qxl_test_add("/qxl/migration/release-batch", test_migration_release_batch);
     qxl_test_add("/qxl/secondary-device", test_secondary_device);
 
     return g_test_run();
