@@ -155,22 +155,25 @@ static int qxl_post_load(void *opaque, int version)
                      d->vga.vram_size);
         return -EINVAL;
     }
+    if (mode > QXL_MODE_NATIVE) {
+        error_report("qxl-%u: invalid mode %u in the migration stream",
+                     d->id, mode);
+        return -EINVAL;
+    }
     d->mode = QXL_MODE_UNDEFINED;
 
-    switch (mode) {
-    case QXL_MODE_UNDEFINED:
-    case QXL_MODE_VGA:
-    case QXL_MODE_NATIVE:
-        for (int i = 0; i < NUM_MEMSLOTS; i++) {
-            if (!qxl_memslot_restore(d, i)) {
-                qxl_guest_bug(d, "memslot %d invalid after migration", i);
-            }
+    /*
+     * Slot 0 of COMPAT mode is the device's own: SET_MODE makes it again
+     * below (an active slot 0 would make that fail).  The guest's slots
+     * come back in every mode.
+     */
+    if (mode == QXL_MODE_COMPAT) {
+        d->slots[0].active = 0;
+    }
+    for (int i = 0; i < NUM_MEMSLOTS; i++) {
+        if (!qxl_memslot_restore(d, i)) {
+            qxl_guest_bug(d, "memslot %d invalid after migration", i);
         }
-        break;
-    case QXL_MODE_COMPAT:
-        break;
-    default:
-        return -EINVAL;
     }
 
     switch (mode) {
@@ -185,7 +188,9 @@ static int qxl_post_load(void *opaque, int version)
         }
         break;
     case QXL_MODE_COMPAT:
-        qxl_set_mode(d, d->rom_mode, true);
+        if (qxl_set_mode(d, d->rom_mode, true)) {
+            qxl_replay_commands(d);
+        }
         break;
     default:
         d->mode = mode;

@@ -1005,6 +1005,73 @@ static void test_migration_release_batch(void)
     qxl_stop(src);
 }
 
+/* screendump of the VM's console 0, as a file's contents. */
+static char *screendump(QXLDev *q, const char *name, gsize *len)
+{
+    g_autofree char *file = qxl_tmp_path(q, name);
+    char *data;
+
+    qtest_qmp_assert_success(q->qts, "{'execute': 'screendump', "
+                             "'arguments': {'filename': %s}}", file);
+    g_assert_true(g_file_get_contents(file, &data, len, NULL));
+    return data;
+}
+
+/*
+ * COMPAT mode (a qxl-1 driver's SET_MODE: a bottom-up 32 bpp primary at
+ * the start of BAR 0, through the device's own slot 0) survives
+ * migration: the destination shows the same picture, without a guest
+ * bug.
+ */
+static void test_migration_compat(void)
+{
+    const uint32_t mode = 1, w = 640, h = 480;   /* 640x480, 32 bpp */
+    static const uint32_t band[] = { 0xff0000, 0x00ff00, 0x0000ff, 0xffffff };
+    QXLDev *src = qxl_start("qxl-vga", NULL);
+    QXLDev *dst;
+    g_autofree char *file = qxl_tmp_path(src, "state");
+    g_autofree uint32_t *fb = g_new(uint32_t, w * h);
+    g_autofree char *pic_a = NULL, *pic_b = NULL;
+    g_autofree char *ppm = g_strdup_printf("P6\n%u %u\n255\n", w, h);
+    uint32_t modes = QXL_ROM_L(src, modes_offset);
+    QXLMode m;
+    gsize len_a, len_b;
+    bool loaded;
+
+    qxl_rom_read(src, modes + 4 + mode * sizeof(m), &m, sizeof(m));
+    g_assert_cmpuint(m.x_res, ==, w);
+    g_assert_cmpuint(m.y_res, ==, h);
+    g_assert_cmpuint(m.bits, ==, 32);
+    qxl_io(src, QXL_IO_SET_MODE, mode);
+    g_assert_cmpuint(QXL_ROM_L(src, mode), ==, mode);
+
+    /* Four bands, top to bottom; the bottom line comes first in BAR 0. */
+    for (uint32_t y = 0; y < h; y++) {
+        for (uint32_t x = 0; x < w; x++) {
+            fb[(h - 1 - y) * w + x] = band[y * 4 / h] ^ (x < w / 2 ? 0 : 0x80);
+        }
+    }
+    qxl_bar0_write(src, 0, fb, w * h * 4);
+    pic_a = screendump(src, "a.ppm", &len_a);
+    g_assert_cmpuint(len_a, ==, strlen(ppm) + w * h * 3);
+    g_assert_cmpmem(pic_a, strlen(ppm), ppm, strlen(ppm));
+    /* Top-left pixel: red. */
+    g_assert_cmphex((uint8_t)pic_a[strlen(ppm)], ==, 0xff);
+    g_assert_cmphex((uint8_t)pic_a[strlen(ppm) + 1], ==, 0);
+    save_to_file(src->qts, file);
+
+    dst = load_from_file("qxl-vga", NULL, file, &loaded);
+    g_assert_true(loaded);
+    wait_running(dst->qts);
+    g_assert_cmpuint(QXL_ROM_L(dst, mode), ==, mode);
+    g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
+    pic_b = screendump(dst, "b.ppm", &len_b);
+    g_assert_cmpmem(pic_a, len_a, pic_b, len_b);
+    g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
+    qxl_stop(dst);
+    qxl_stop(src);
+}
+
 /* The secondary device (no VGA) works the same way. */
 static void test_secondary_device(void)
 {
@@ -1048,6 +1115,7 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/monitors-config/rom", test_monitors_config_rom);
     qxl_test_add("/qxl/migration", test_migration);
     qxl_test_add("/qxl/migration/release-batch", test_migration_release_batch);
+    qxl_test_add("/qxl/migration/compat", test_migration_compat);
     qxl_test_add("/qxl/secondary-device", test_secondary_device);
 
     return g_test_run();
