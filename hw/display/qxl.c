@@ -30,7 +30,6 @@
  */
 #define QXL_SPICE_MAX_OUTPUTS 16
 
-
 /* ---- interrupts ------------------------------------------------------ */
 
 /*
@@ -447,7 +446,7 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
     qxl_reset_state(d);
 
     d->sin.base.sif = &qxl_interface.base;
-    if (qemu_spice_add_display_interface(&d->sin, d->con) != 0) {
+    if (qemu_spice_add_display(&d->sin, d->con) != 0) {
         error_setg(errp, "qxl: spice-server does not support QXL interface "
                    "%d.%d", SPICE_INTERFACE_QXL_MAJOR,
                    SPICE_INTERFACE_QXL_MINOR);
@@ -525,6 +524,15 @@ static void qxl_exit(PCIDevice *pci)
 
     if (d->vmstate_change) {
         qemu_del_vm_change_state_handler(d->vmstate_change);
+    }
+    /*
+     * spice-server lets go of the device first: removing the interface
+     * joins its worker thread, which calls into the device until then.
+     */
+    if (d->spice_added) {
+        qxl_exit_vga_mode(d);
+        qemu_spice_remove_display(&d->sin, d->con);
+        d->spice_added = false;
     }
     if (d->vga_export) {
         spice_fb_export_free(d->vga_export);

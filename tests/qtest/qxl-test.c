@@ -2,9 +2,9 @@
  * QTest for the QXL display device: the guest ABI of spice-protocol's
  * <spice/qxl_dev.h> as a guest driver sees it (PCI identity, BARs, ROM,
  * RAM header, modes, properties, I/O ports, interrupts, memslots, the
- * primary surface, the rings, async I/O, reset, monitors config and
- * migration).  The mechanics live in qxl-driver.c; the guest-bug tests
- * are in qxl-guest-bug-test.c.
+ * primary surface, the rings, async I/O, reset, monitors config,
+ * migration and hot-unplug).  The mechanics live in qxl-driver.c; the
+ * guest-bug tests are in qxl-guest-bug-test.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -1072,6 +1072,62 @@ static void test_migration_compat(void)
     qxl_stop(src);
 }
 
+/* QEMU's threads named "SPICE Worker": one per QXLInstance of spice's. */
+static int spice_workers(QXLDev *q)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task",
+                                           (int)qtest_pid(q->qts));
+    GDir *tasks = g_dir_open(dir, 0, NULL);
+    const char *task;
+    int n = 0;
+
+    g_assert_nonnull(tasks);
+    while ((task = g_dir_read_name(tasks))) {
+        g_autofree char *path = g_strdup_printf("%s/%s/comm", dir, task);
+        g_autofree char *comm = NULL;
+
+        if (g_file_get_contents(path, &comm, NULL, NULL) &&
+            g_str_equal(g_strchomp(comm), "SPICE Worker")) {
+            n++;
+        }
+    }
+    g_dir_close(tasks);
+    return n;
+}
+
+/*
+ * A secondary device is unplugged: spice-server lets go of it (its worker
+ * thread ends), the VM goes on through stop, cont and reset (which go
+ * through spice-server's devices), and a new device in the slot, which
+ * gets the closed console back, works.
+ */
+static void test_hot_unplug(void)
+{
+    QXLDev *q = qxl_start("qxl", NULL);
+
+    qxl_setup(q);
+    qxl_assert_draws(q);
+    /* Leave a primary and a drawable with spice-server. */
+    qxl_create_primary(q, 64, 64);
+    qxl_push_draw(q, qxl_new_fill(q, 0, &rect64, 0x123456));
+    g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
+    g_assert_cmpint(spice_workers(q), ==, 1);
+
+    qpci_unplug_acpi_device_test(q->qts, "qxl0", 2);
+    g_assert_cmpint(spice_workers(q), ==, 0);
+    qtest_qmp_assert_success(q->qts, "{'execute': 'stop'}");
+    qtest_qmp_assert_success(q->qts, "{'execute': 'cont'}");
+    qtest_qmp_assert_success(q->qts, "{'execute': 'system_reset'}");
+    qxl_assert_alive(q);
+
+    qtest_qmp_device_add(q->qts, "qxl", "qxl0", "{'addr': '2.0'}");
+    g_assert_cmpint(spice_workers(q), ==, 1);
+    qxl_pci_restore(q);
+    qxl_setup(q);
+    qxl_assert_draws(q);
+    qxl_stop(q);
+}
+
 /* The secondary device (no VGA) works the same way. */
 static void test_secondary_device(void)
 {
@@ -1116,6 +1172,7 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/migration", test_migration);
     qxl_test_add("/qxl/migration/release-batch", test_migration_release_batch);
     qxl_test_add("/qxl/migration/compat", test_migration_compat);
+    qxl_test_add("/qxl/hot-unplug", test_hot_unplug);
     qxl_test_add("/qxl/secondary-device", test_secondary_device);
 
     return g_test_run();
