@@ -9,6 +9,8 @@
  * what SPICE has, and only the columns that really differ are sent, as
  * QXL_DRAW_COPY commands.  qemu_spice_display_init() gives every graphic
  * console without a QXL device a QXLInstance fed by such an export.
+ * qemu_spice_add_display() and qemu_spice_remove_display() take the
+ * QXLInstance of a device that can be unplugged in and out of spice-server.
  *
  * Threads: the DisplayChangeListener callbacks, spice_fb_export_new/free/
  * start/stop, qemu_spice_display_init, get_init_info and
@@ -595,6 +597,38 @@ void qemu_spice_add_host_memslot(QXLInstance *qxl)
     trace_qemu_spice_add_memslot(qxl->id, slot.slot_id, slot.virt_start,
                                  slot.virt_end, 0);
     spice_qxl_add_memslot(qxl, &slot);
+}
+
+/* ---- display devices that come and go (hot-plug) ------------------- */
+
+/*
+ * spice-core lists each console that got a display interface and never
+ * forgets it, and graphic_console_init() gives a closed console to the
+ * next display device.  These are the consoles whose display left
+ * spice-server: the next one is added again without spice-core's list.
+ */
+static GSList *spice_released_consoles;
+
+int qemu_spice_add_display(QXLInstance *qxl, QemuConsole *con)
+{
+    GSList *l = g_slist_find(spice_released_consoles, con);
+
+    if (!l) {
+        return qemu_spice_add_display_interface(qxl, con);
+    }
+    qxl->id = qemu_console_get_index(con);
+    if (qemu_spice.add_interface(&qxl->base) != 0) {
+        return -1;
+    }
+    spice_released_consoles = g_slist_delete_link(spice_released_consoles, l);
+    return 0;
+}
+
+void qemu_spice_remove_display(QXLInstance *qxl, QemuConsole *con)
+{
+    trace_spice_display_remove(qxl->id);
+    spice_server_remove_interface(&qxl->base);
+    spice_released_consoles = g_slist_prepend(spice_released_consoles, con);
 }
 
 typedef struct SpiceFbDisplay {

@@ -17,7 +17,9 @@
  * Threads: everything runs with the BQL held: I/O port accesses on vCPU
  * threads, and spice-server's calls (read, write, state) in the main loop,
  * or nested in our own spice_server_char_device_wakeup() and add_interface
- * calls.
+ * calls.  Other vCPUs change the RAM meanwhile, so no loop over the rings
+ * may depend on the guest to end: each wakeup gets a budget of ring steps
+ * (VDI_PORT_STEPS), and work beyond it goes on in a bottom half.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -46,6 +48,12 @@ OBJECT_DECLARE_SIMPLE_TYPE(VDIPortState, VDI_PORT)
 #define PACKET_OFF(ring, i) (RING_OFF(ring, items) + \
                              (i) * sizeof(VDIPortRing_ring_el))
 
+/*
+ * Ring steps per wakeup: input packets started (whatever they hold) and
+ * second looks at a ring that the guest changed under us.  One ringful.
+ */
+#define VDI_PORT_STEPS      VDI_PORT_RING_SIZE
+
 QEMU_BUILD_BUG_ON(sizeof(VDIPortPacket) != VDI_PORT_PACKET_SIZE);
 QEMU_BUILD_BUG_ON(sizeof(VDIPortRing_ring_el) != VDI_PORT_PACKET_SIZE);
 QEMU_BUILD_BUG_ON(RAM_OFF(input) != 16);
@@ -64,6 +72,8 @@ struct VDIPortState {
     bool attached;
     char *owner;
     VMChangeStateEntry *vm_change;
+    QEMUBH *resume_bh;      /* goes on where a spent budget stopped */
+    uint32_t steps_left;    /* ring steps left in this wakeup */
 
     /* Migrated state */
     bool connected;
@@ -133,6 +143,22 @@ static bool vdi_port_active(VDIPortState *s)
     return s->connected && !s->guest_bug && runstate_is_running();
 }
 
+/*
+ * Take one ring step from the wakeup's budget.  When it is spent, the
+ * rest is left for a bottom half, after the main loop has run, and the
+ * caller returns what it has.
+ */
+static bool vdi_port_step(VDIPortState *s)
+{
+    if (!s->steps_left) {
+        trace_vdi_port_budget_spent(s->in_cons, s->out_prod);
+        qemu_bh_schedule(s->resume_bh);
+        return false;
+    }
+    s->steps_left--;
+    return true;
+}
+
 /* ---- guest -> spice: the input ring ----------------------------------- */
 
 /* Done with the current input packet: give its slot back to the guest. */
@@ -168,7 +194,8 @@ static int vdi_port_sif_read(SpiceCharDeviceInstance *sin, uint8_t *buf,
             /* Ask the guest to notify us with its next packet. */
             ram_st(s, RING_OFF(input, notify_on_prod), s->in_cons + 1);
             smp_mb(); /* request visible before we look at prod again */
-            if (ram_ld(s, RING_OFF(input, prod)) == s->in_cons) {
+            if (ram_ld(s, RING_OFF(input, prod)) == s->in_cons ||
+                !vdi_port_step(s)) {
                 break;
             }
             continue;
@@ -176,9 +203,13 @@ static int vdi_port_sif_read(SpiceCharDeviceInstance *sin, uint8_t *buf,
         smp_rmb(); /* the packet is read after the prod that covers it */
         if (s->in_read == 0) {
             /* A new packet: take gen and size once. */
-            uint32_t gen = ram_ld(s, pkt + offsetof(VDIPortPacket, gen));
-            uint32_t size = ram_ld(s, pkt + offsetof(VDIPortPacket, size));
+            uint32_t gen, size;
 
+            if (!vdi_port_step(s)) {
+                break;
+            }
+            gen = ram_ld(s, pkt + offsetof(VDIPortPacket, gen));
+            size = ram_ld(s, pkt + offsetof(VDIPortPacket, size));
             if (gen != s->generation) {
                 trace_vdi_port_drop_stale(s->in_cons, gen, s->generation);
                 notify |= vdi_port_in_pop(s);
@@ -237,7 +268,8 @@ static int vdi_port_sif_write(SpiceCharDeviceInstance *sin,
              */
             ram_st(s, RING_OFF(output, notify_on_cons), cons + 1);
             smp_mb(); /* request visible before we look at cons again */
-            if (ram_ld(s, RING_OFF(output, cons)) == cons) {
+            if (ram_ld(s, RING_OFF(output, cons)) == cons ||
+                !vdi_port_step(s)) {
                 break;
             }
             continue;
@@ -313,10 +345,21 @@ static void vdi_port_detach(VDIPortState *s)
     }
 }
 
+/* A kick: spice-server reads and writes what it can, with a new budget. */
 static void vdi_port_wakeup(VDIPortState *s)
 {
+    s->steps_left = VDI_PORT_STEPS;
     if (s->attached) {
         spice_server_char_device_wakeup(&s->sin);
+    }
+}
+
+static void vdi_port_resume_bh(void *opaque)
+{
+    VDIPortState *s = opaque;
+
+    if (vdi_port_active(s)) {
+        vdi_port_wakeup(s);
     }
 }
 
@@ -351,6 +394,7 @@ static uint32_t vdi_port_connect(VDIPortState *s)
     ram_st(s, RING_OFF(output, prod), s->out_prod);
     ram_st(s, RING_OFF(output, cons), s->out_prod);
     trace_vdi_port_connect(s->generation);
+    s->steps_left = VDI_PORT_STEPS;
     vdi_port_attach(s);
     return s->generation;
 }
@@ -359,6 +403,7 @@ static void vdi_port_disconnect(VDIPortState *s)
 {
     trace_vdi_port_disconnect(s->connected);
     s->connected = false;
+    qemu_bh_cancel(s->resume_bh);
     vdi_port_detach(s);
 }
 
@@ -494,6 +539,8 @@ static void vdi_port_realize(PCIDevice *pci, Error **errp)
                      PCI_BASE_ADDRESS_SPACE_MEMORY, &s->ram);
 
     s->sin.subtype = "vdagent";
+    s->resume_bh = qemu_bh_new_guarded(vdi_port_resume_bh, s,
+                                       &dev->mem_reentrancy_guard);
     s->vm_change = qemu_add_vm_change_state_handler(vdi_port_vm_change, s);
     vdi_port_ram_init(s);
 }
@@ -504,6 +551,7 @@ static void vdi_port_exit(PCIDevice *pci)
 
     vdi_port_disconnect(s);
     qemu_del_vm_change_state_handler(s->vm_change);
+    g_clear_pointer(&s->resume_bh, qemu_bh_delete);
     spice_vdagent_release(s->owner);
     g_clear_pointer(&s->owner, g_free);
 }

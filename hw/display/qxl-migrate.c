@@ -11,6 +11,7 @@
  */
 
 #include "qemu/osdep.h"
+#include "qemu/error-report.h"
 #include "migration/vmstate.h"
 #include "qxl-snapshot.h"
 #include "trace.h"
@@ -112,33 +113,64 @@ static void qxl_replay_commands(PCIQXLDevice *d)
     }
 }
 
+/*
+ * The open release batch of the stream.  qxl_ring_release() writes the
+ * "next" field of its tail when it chains the next id, so a whole
+ * QXLReleaseInfo (8 bytes) must lie at last_release_offset, in BAR 0 (the
+ * only RAM the stream names: pre_save publishes a batch whose tail is in
+ * VRAM).  A batch cannot hold more ids than there are release infos in
+ * the device's memory.
+ */
+static bool qxl_release_batch_valid(PCIQXLDevice *d)
+{
+    uint64_t max = (d->vga.vram_size + d->vram_size) / sizeof(QXLReleaseInfo);
+    uint64_t offset;
+
+    if (!d->num_free_res) {
+        d->last_release_offset = 0;
+        return true;
+    }
+    return d->num_free_res <= max &&
+           d->last_release_offset < d->vga.vram_size &&
+           qxl_host_ptr_in_ram(d, (uint8_t *)d->vga.vram_ptr +
+                               d->last_release_offset,
+                               sizeof(QXLReleaseInfo), &offset);
+}
+
 static int qxl_post_load(void *opaque, int version)
 {
     PCIQXLDevice *d = opaque;
     uint32_t mode = d->mode;
 
     trace_qxl_migrate(d->id, "post_load", mode);
-    if (d->last_release_offset >= d->vga.vram_size) {
-        d->last_release_offset = 0;
-        d->num_free_res = 0;
+    /* A corrupt stream fails the load, as QEMU does for other devices. */
+    if (!qxl_release_batch_valid(d)) {
+        error_report("qxl-%u: invalid release batch in the migration stream "
+                     "(%u ids, tail at BAR 0 offset 0x%x of 0x%x)", d->id,
+                     d->num_free_res, d->last_release_offset,
+                     d->vga.vram_size);
+        return -EINVAL;
+    }
+    if (mode > QXL_MODE_NATIVE) {
+        error_report("qxl-%u: invalid mode %u in the migration stream",
+                     d->id, mode);
+        return -EINVAL;
     }
     d->mode = QXL_MODE_UNDEFINED;
     qxl_ring_load(d);
 
-    switch (mode) {
-    case QXL_MODE_UNDEFINED:
-    case QXL_MODE_VGA:
-    case QXL_MODE_NATIVE:
-        for (int i = 0; i < NUM_MEMSLOTS; i++) {
-            if (!qxl_memslot_restore(d, i)) {
-                qxl_guest_bug(d, "memslot %d invalid after migration", i);
-            }
+    /*
+     * Slot 0 of COMPAT mode is the device's own: SET_MODE makes it again
+     * below (an active slot 0 would make that fail).  The guest's slots
+     * come back in every mode.
+     */
+    if (mode == QXL_MODE_COMPAT) {
+        d->slots[0].active = 0;
+    }
+    for (int i = 0; i < NUM_MEMSLOTS; i++) {
+        if (!qxl_memslot_restore(d, i)) {
+            qxl_guest_bug(d, "memslot %d invalid after migration", i);
         }
-        break;
-    case QXL_MODE_COMPAT:
-        break;
-    default:
-        return -EINVAL;
     }
 
     switch (mode) {
@@ -153,7 +185,9 @@ static int qxl_post_load(void *opaque, int version)
         }
         break;
     case QXL_MODE_COMPAT:
-        qxl_set_mode(d, d->rom_mode, true);
+        if (qxl_set_mode(d, d->rom_mode, true)) {
+            qxl_replay_commands(d);
+        }
         break;
     default:
         d->mode = mode;

@@ -26,6 +26,12 @@
 /* A *_mb property the user did not set. */
 #define QXL_MB_UNSET UINT32_MAX
 
+/*
+ * Heads spice-server takes per QXL device: spice_qxl_set_device_info()
+ * ends the process for more (MAX_MONITORS_COUNT, not in its headers).
+ */
+#define QXL_SPICE_MAX_OUTPUTS 16
+
 /* ---- interrupts ------------------------------------------------------ */
 
 /*
@@ -391,9 +397,10 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
                    d->num_surfaces, 1024 * 1024);
         return false;
     }
-    if (d->max_outputs > QXL_MAX_HEADS) {
-        error_setg(errp, "qxl: 'max_outputs' %u is too large (at most %d)",
-                   d->max_outputs, QXL_MAX_HEADS);
+    if (d->max_outputs > QXL_SPICE_MAX_OUTPUTS) {
+        error_setg(errp, "qxl: invalid 'max_outputs' %u (valid: 0 to %d, "
+                   "spice-server's limit per device)", d->max_outputs,
+                   QXL_SPICE_MAX_OUTPUTS);
         return false;
     }
 
@@ -460,7 +467,7 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
     qxl_reset_state(d);
 
     d->sin.base.sif = &qxl_interface.base;
-    if (qemu_spice_add_display_interface(&d->sin, d->con) != 0) {
+    if (qemu_spice_add_display(&d->sin, d->con) != 0) {
         error_setg(errp, "qxl: spice-server does not support QXL interface "
                    "%d.%d", SPICE_INTERFACE_QXL_MAJOR,
                    SPICE_INTERFACE_QXL_MINOR);
@@ -538,6 +545,15 @@ static void qxl_exit(PCIDevice *pci)
 
     if (d->vmstate_change) {
         qemu_del_vm_change_state_handler(d->vmstate_change);
+    }
+    /*
+     * spice-server lets go of the device first: removing the interface
+     * joins its worker thread, which calls into the device until then.
+     */
+    if (d->spice_added) {
+        qxl_exit_vga_mode(d);
+        qemu_spice_remove_display(&d->sin, d->con);
+        d->spice_added = false;
     }
     if (d->vga_export) {
         spice_fb_export_free(d->vga_export);

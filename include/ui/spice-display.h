@@ -61,6 +61,16 @@ int qemu_spice_display_is_running(SimpleSpiceDisplay *ssd);
  */
 void qemu_spice_add_host_memslot(QXLInstance *qxl);
 
+/*
+ * A display device's QXLInstance in and out of spice-server, for devices
+ * that can be unplugged.  add: as qemu_spice_add_display_interface(), also
+ * for a console whose previous display was removed.  remove: spice-server
+ * stops and joins the instance's worker thread and closes its channels;
+ * on return it no longer calls or holds @qxl.  Main loop.
+ */
+int qemu_spice_add_display(QXLInstance *qxl, QemuConsole *con);
+void qemu_spice_remove_display(QXLInstance *qxl, QemuConsole *con);
+
 typedef struct SpiceFbExport SpiceFbExport;
 
 typedef struct SpiceFbExportStats {

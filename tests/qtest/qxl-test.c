@@ -2,14 +2,15 @@
  * QTest for the QXL display device: the guest ABI of spice-protocol's
  * <spice/qxl_dev.h> as a guest driver sees it (PCI identity, BARs, ROM,
  * RAM header, modes, properties, I/O ports, interrupts, memslots, the
- * primary surface, the rings, async I/O, reset, monitors config and
- * migration).  The mechanics live in qxl-driver.c; the guest-bug tests
- * are in qxl-guest-bug-test.c.
+ * primary surface, the rings, async I/O, reset, monitors config,
+ * migration and hot-unplug).  The mechanics live in qxl-driver.c; the
+ * guest-bug tests are in qxl-guest-bug-test.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
 #include "qemu/osdep.h"
+#include "qemu/bswap.h"
 #include "qemu/units.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
@@ -83,8 +84,11 @@ static void test_io_bar_per_revision(void)
     }
 }
 
-/* Realize must refuse an unknown revision and say why; never run. */
-static void check_invalid_revision(const char *device)
+/*
+ * Realize must refuse @device with an error that contains each of @words,
+ * and QEMU must exit with status 1: never abort, never run.
+ */
+static void check_refused(const char *device, const char *const *words)
 {
     const char *qemu = g_getenv("QTEST_QEMU_BINARY");
     g_autofree char *out = NULL, *err = NULL;
@@ -99,16 +103,45 @@ static void check_invalid_revision(const char *device)
     g_assert_nonnull(qemu);
     g_assert_true(g_spawn_sync(NULL, (char **)argv, NULL, G_SPAWN_SEARCH_PATH,
                                NULL, NULL, &out, &err, &status, &gerr));
-    g_assert_true(WIFEXITED(status));
-    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
-    g_assert_nonnull(strstr(err, "revision"));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 1) {
+        g_printerr("-device %s: wait status 0x%x, stderr: %s\n", device,
+                   status, err);
+        g_test_fail();
+        return;
+    }
+    for (; *words; words++) {
+        if (!strstr(err, *words)) {
+            g_printerr("-device %s: no '%s' in: %s\n", device, *words, err);
+            g_test_fail();
+        }
+    }
 }
 
 static void test_invalid_revision(void)
 {
-    check_invalid_revision("qxl-vga,revision=0");
-    check_invalid_revision("qxl-vga,revision=6");
-    check_invalid_revision("qxl,revision=100");
+    static const char *const words[] = { "revision", NULL };
+
+    check_refused("qxl-vga,revision=0", words);
+    check_refused("qxl-vga,revision=6", words);
+    check_refused("qxl,revision=100", words);
+}
+
+/*
+ * spice-server takes at most 16 heads per device and ends the process
+ * for more: realize refuses them, naming the property and the range.
+ */
+static void test_invalid_max_outputs(void)
+{
+    static const char *const words[] = { "max_outputs", "0 to 16", NULL };
+    QXLDev *q;
+
+    check_refused("qxl-vga,max_outputs=17", words);
+    check_refused("qxl,max_outputs=64", words);
+    check_refused("qxl-vga,max_outputs=65", words);
+    /* The limit itself is fine. */
+    q = qxl_start("qxl-vga,max_outputs=16", NULL);
+    g_assert_cmpint(qxl_qom_get_int(q, "max_outputs"), ==, 16);
+    qxl_stop(q);
 }
 
 /* ---- ROM and RAM layout ------------------------------------------------- */
@@ -839,6 +872,262 @@ static void test_migration(void)
     qxl_stop(dst);
 }
 
+/* Save a VM to @file (the source is left stopped). */
+static void save_to_file(QTestState *qts, const char *file)
+{
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+
+    qtest_qmp_assert_success(qts, "{'execute': 'migrate', 'arguments': "
+                             "{'uri': %s}}", uri);
+    wait_migration(qts);
+}
+
+/*
+ * Load @file into a new VM started with @device and @extra; the VM stays
+ * up whatever the outcome.  Returns it and sets *@loaded to whether the
+ * load completed (else it failed).
+ */
+static QXLDev *load_from_file(const char *device, const char *extra,
+                              const char *file, bool *loaded)
+{
+    g_autofree char *args = g_strdup_printf("-incoming defer %s",
+                                            extra ? extra : "");
+    g_autofree char *uri = g_strdup_printf("file:%s", file);
+    gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
+    QXLDev *q = qxl_start(device, args);
+
+    qtest_qmp_assert_success(q->qts, "{'execute': 'migrate-incoming', "
+                             "'arguments': {'uri': %s, "
+                             "'exit-on-error': false}}", uri);
+    for (;;) {
+        QDict *resp = qtest_qmp(q->qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(resp, "return");
+        const char *st = qdict_haskey(ret, "status") ?
+                         qdict_get_str(ret, "status") : "none";
+        bool failed = g_str_equal(st, "failed");
+
+        *loaded = g_str_equal(st, "completed");
+        qobject_unref(resp);
+        if (*loaded || failed) {
+            return q;
+        }
+        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        g_usleep(10 * 1000);
+    }
+}
+
+/*
+ * Where the open release batch (num_free_res, then last_release_offset,
+ * big-endian) of device @q lies in a stream saved in NATIVE mode after
+ * qxl_setup().  The "qxl" section header names the device; after the PCI
+ * and VGA state come rom_mode, num_free_res, last_release_offset, mode,
+ * unique, num_memslots (8) and the slots, of which slot 1 is the driver's.
+ */
+static uint8_t *stream_release_batch(uint8_t *stream, size_t len, QXLDev *q)
+{
+    static const char idstr[] = "0000:00:02.0/qxl";
+    uint8_t header[1 + sizeof(idstr) - 1 + 8] = { sizeof(idstr) - 1 };
+    uint8_t slots[4 + 20 + 20] = { 0 };
+    uint8_t *sec, *at;
+
+    memcpy(header + 1, idstr, sizeof(idstr) - 1);
+    stl_be_p(header + sizeof(idstr) + 4, 21);       /* instance 0, v21 */
+    sec = memmem(stream, len, header, sizeof(header));
+    g_assert_nonnull(sec);
+    stl_be_p(slots, 8);
+    stq_be_p(slots + 24, q->ram_addr);
+    stq_be_p(slots + 32, q->ram_addr + q->ram_size);
+    stl_be_p(slots + 40, 1);
+    at = memmem(sec, stream + len - sec, slots, sizeof(slots));
+    g_assert_nonnull(at);
+    g_assert_cmpuint(ldl_be_p(at - 8), ==, 3);      /* NATIVE */
+    return at - 16;
+}
+
+/* Copy @file to @copy with the release batch of the stream replaced. */
+static void patch_release_batch(QXLDev *q, const char *file,
+                                const char *copy, uint32_t count,
+                                uint32_t offset)
+{
+    g_autofree char *data = NULL;
+    gsize len;
+    uint8_t *batch;
+
+    g_assert_true(g_file_get_contents(file, &data, &len, NULL));
+    batch = stream_release_batch((uint8_t *)data, len, q);
+    stl_be_p(batch, count);
+    stl_be_p(batch + 4, offset);
+    g_assert_true(g_file_set_contents(copy, data, len, NULL));
+}
+
+/*
+ * The stream's release batch is checked on load: its tail must be a whole
+ * QXLReleaseInfo (8 bytes) inside BAR 0, since the device writes the
+ * tail's "next" when it chains the next release.  A tail less than 8 bytes
+ * from the end of BAR 0 (or a count beyond what the device memory holds)
+ * fails the load; one that just fits loads.
+ */
+static void test_migration_release_batch(void)
+{
+    const char *device = "qxl-vga,vgamem_mb=8,ram_size_mb=16,vram_size_mb=1";
+    const char *extra = "-m 32";
+    QXLDev *src = qxl_start(device, extra);
+    QXLDev *dst;
+    g_autofree char *file = qxl_tmp_path(src, "state");
+    g_autofree char *bad = qxl_tmp_path(src, "bad");
+    uint64_t ram_size = src->ram_size;
+    bool loaded;
+
+    qxl_setup(src);
+    qxl_create_primary(src, 64, 64);
+    qxl_push_draw(src, qxl_new_fill(src, 0, &rect64, 0x00ff00));
+    g_assert_true(qxl_wait_ring_empty(src, QXL_RING_CMD));
+    save_to_file(src->qts, file);
+
+    /* The tail just fits: loads. */
+    patch_release_batch(src, file, bad, 1, ram_size - 8);
+    dst = load_from_file(device, extra, bad, &loaded);
+    g_assert_true(loaded);
+    qxl_stop(dst);
+
+    /* Its "next" past the end of BAR 0: refused. */
+    patch_release_batch(src, file, bad, 1, ram_size - 4);
+    dst = load_from_file(device, extra, bad, &loaded);
+    g_assert_false(loaded);
+    qtest_qmp_assert_success(dst->qts, "{'execute': 'query-status'}");
+    qxl_stop(dst);
+
+    /* More ids than release infos fit in the device's memory: refused. */
+    patch_release_batch(src, file, bad, UINT32_MAX, 0);
+    dst = load_from_file(device, extra, bad, &loaded);
+    g_assert_false(loaded);
+    qxl_stop(dst);
+    qxl_stop(src);
+}
+
+/* screendump of the VM's console 0, as a file's contents. */
+static char *screendump(QXLDev *q, const char *name, gsize *len)
+{
+    g_autofree char *file = qxl_tmp_path(q, name);
+    char *data;
+
+    qtest_qmp_assert_success(q->qts, "{'execute': 'screendump', "
+                             "'arguments': {'filename': %s}}", file);
+    g_assert_true(g_file_get_contents(file, &data, len, NULL));
+    return data;
+}
+
+/*
+ * COMPAT mode (a qxl-1 driver's SET_MODE: a bottom-up 32 bpp primary at
+ * the start of BAR 0, through the device's own slot 0) survives
+ * migration: the destination shows the same picture, without a guest
+ * bug.
+ */
+static void test_migration_compat(void)
+{
+    const uint32_t mode = 1, w = 640, h = 480;   /* 640x480, 32 bpp */
+    static const uint32_t band[] = { 0xff0000, 0x00ff00, 0x0000ff, 0xffffff };
+    QXLDev *src = qxl_start("qxl-vga", NULL);
+    QXLDev *dst;
+    g_autofree char *file = qxl_tmp_path(src, "state");
+    g_autofree uint32_t *fb = g_new(uint32_t, w * h);
+    g_autofree char *pic_a = NULL, *pic_b = NULL;
+    g_autofree char *ppm = g_strdup_printf("P6\n%u %u\n255\n", w, h);
+    uint32_t modes = QXL_ROM_L(src, modes_offset);
+    QXLMode m;
+    gsize len_a, len_b;
+    bool loaded;
+
+    qxl_rom_read(src, modes + 4 + mode * sizeof(m), &m, sizeof(m));
+    g_assert_cmpuint(m.x_res, ==, w);
+    g_assert_cmpuint(m.y_res, ==, h);
+    g_assert_cmpuint(m.bits, ==, 32);
+    qxl_io(src, QXL_IO_SET_MODE, mode);
+    g_assert_cmpuint(QXL_ROM_L(src, mode), ==, mode);
+
+    /* Four bands, top to bottom; the bottom line comes first in BAR 0. */
+    for (uint32_t y = 0; y < h; y++) {
+        for (uint32_t x = 0; x < w; x++) {
+            fb[(h - 1 - y) * w + x] = band[y * 4 / h] ^ (x < w / 2 ? 0 : 0x80);
+        }
+    }
+    qxl_bar0_write(src, 0, fb, w * h * 4);
+    pic_a = screendump(src, "a.ppm", &len_a);
+    g_assert_cmpuint(len_a, ==, strlen(ppm) + w * h * 3);
+    g_assert_cmpmem(pic_a, strlen(ppm), ppm, strlen(ppm));
+    /* Top-left pixel: red. */
+    g_assert_cmphex((uint8_t)pic_a[strlen(ppm)], ==, 0xff);
+    g_assert_cmphex((uint8_t)pic_a[strlen(ppm) + 1], ==, 0);
+    save_to_file(src->qts, file);
+
+    dst = load_from_file("qxl-vga", NULL, file, &loaded);
+    g_assert_true(loaded);
+    wait_running(dst->qts);
+    g_assert_cmpuint(QXL_ROM_L(dst, mode), ==, mode);
+    g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
+    pic_b = screendump(dst, "b.ppm", &len_b);
+    g_assert_cmpmem(pic_a, len_a, pic_b, len_b);
+    g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
+    qxl_stop(dst);
+    qxl_stop(src);
+}
+
+/* QEMU's threads named "SPICE Worker": one per QXLInstance of spice's. */
+static int spice_workers(QXLDev *q)
+{
+    g_autofree char *dir = g_strdup_printf("/proc/%d/task",
+                                           (int)qtest_pid(q->qts));
+    GDir *tasks = g_dir_open(dir, 0, NULL);
+    const char *task;
+    int n = 0;
+
+    g_assert_nonnull(tasks);
+    while ((task = g_dir_read_name(tasks))) {
+        g_autofree char *path = g_strdup_printf("%s/%s/comm", dir, task);
+        g_autofree char *comm = NULL;
+
+        if (g_file_get_contents(path, &comm, NULL, NULL) &&
+            g_str_equal(g_strchomp(comm), "SPICE Worker")) {
+            n++;
+        }
+    }
+    g_dir_close(tasks);
+    return n;
+}
+
+/*
+ * A secondary device is unplugged: spice-server lets go of it (its worker
+ * thread ends), the VM goes on through stop, cont and reset (which go
+ * through spice-server's devices), and a new device in the slot, which
+ * gets the closed console back, works.
+ */
+static void test_hot_unplug(void)
+{
+    QXLDev *q = qxl_start("qxl", NULL);
+
+    qxl_setup(q);
+    qxl_assert_draws(q);
+    /* Leave a primary and a drawable with spice-server. */
+    qxl_create_primary(q, 64, 64);
+    qxl_push_draw(q, qxl_new_fill(q, 0, &rect64, 0x123456));
+    g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
+    g_assert_cmpint(spice_workers(q), ==, 1);
+
+    qpci_unplug_acpi_device_test(q->qts, "qxl0", 2);
+    g_assert_cmpint(spice_workers(q), ==, 0);
+    qtest_qmp_assert_success(q->qts, "{'execute': 'stop'}");
+    qtest_qmp_assert_success(q->qts, "{'execute': 'cont'}");
+    qtest_qmp_assert_success(q->qts, "{'execute': 'system_reset'}");
+    qxl_assert_alive(q);
+
+    qtest_qmp_device_add(q->qts, "qxl", "qxl0", "{'addr': '2.0'}");
+    g_assert_cmpint(spice_workers(q), ==, 1);
+    qxl_pci_restore(q);
+    qxl_setup(q);
+    qxl_assert_draws(q);
+    qxl_stop(q);
+}
+
 /* The secondary device (no VGA) works the same way. */
 static void test_secondary_device(void)
 {
@@ -860,6 +1149,7 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/bar-sizes", test_bar_sizes);
     qxl_test_add("/qxl/io-bar-per-revision", test_io_bar_per_revision);
     qxl_test_add("/qxl/invalid-revision", test_invalid_revision);
+    qxl_test_add("/qxl/invalid-max-outputs", test_invalid_max_outputs);
     qxl_test_add("/qxl/layout", test_layout);
     qxl_test_add("/qxl/modes", test_modes);
     qxl_test_add("/qxl/properties", test_properties);
@@ -880,6 +1170,9 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/monitors-config/guest", test_monitors_config_guest);
     qxl_test_add("/qxl/monitors-config/rom", test_monitors_config_rom);
     qxl_test_add("/qxl/migration", test_migration);
+    qxl_test_add("/qxl/migration/release-batch", test_migration_release_batch);
+    qxl_test_add("/qxl/migration/compat", test_migration_compat);
+    qxl_test_add("/qxl/hot-unplug", test_hot_unplug);
     qxl_test_add("/qxl/secondary-device", test_secondary_device);
 
     return g_test_run();

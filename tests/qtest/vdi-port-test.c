@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include <spice-client.h>
 #include <spice/vd_agent.h>
+#include "qemu/cutils.h"
 #include "libqtest.h"
 #include "libqos/pci-pc.h"
 #include "hw/pci/pci_regs.h"
@@ -769,6 +770,168 @@ static void test_migration(void)
     rmdir(dir);
 }
 
+/*
+ * A guest that keeps the input ring full from a vCPU while the device
+ * reads it: real-mode firmware, run by TCG from the reset vector, with the
+ * RAM BAR at SPIN_RAM_BASE (the legacy VGA window: PCI memory that real
+ * mode reaches).
+ *
+ *         mov ax, SPIN_RAM_BASE >> 4
+ *         mov ds, ax
+ *     1:  mov eax, [input.cons]
+ *         add eax, VDI_PORT_RING_SIZE
+ *         mov [input.prod], eax
+ *         jmp 1b
+ *
+ * Each packet the device pops is replaced at once, by whatever the slots
+ * hold: nothing (generation 0, stale), or what the test puts there.
+ */
+#define SPIN_RAM_BASE       0xa0000
+#define SPIN_CONS           RING_OFF(input, cons)
+#define SPIN_PROD           RING_OFF(input, prod)
+#define SPIN_TIMEOUT_US     (60 * G_USEC_PER_SEC)
+
+static char *spin_firmware(const char *dir)
+{
+    static const uint8_t code[] = {
+        0xb8, 0x00, SPIN_RAM_BASE >> 12,                    /* mov ax */
+        0x8e, 0xd8,                                         /* mov ds, ax */
+        0x66, 0xa1, SPIN_CONS & 0xff, SPIN_CONS >> 8,       /* 1: mov eax */
+        0x66, 0x83, 0xc0, VDI_PORT_RING_SIZE,               /* add eax */
+        0x66, 0xa3, SPIN_PROD & 0xff, SPIN_PROD >> 8,       /* mov [], eax */
+        0xeb, 0xf2,                                         /* jmp 1b */
+    };
+    /* At F000:FFF0: jmp near F000:FF00. */
+    static const uint8_t reset[] = { 0xe9, 0x0d, 0xff };
+    const size_t size = 64 * 1024;
+    g_autofree uint8_t *rom = g_malloc(size);
+    char *path = g_strdup_printf("%s/spin.bin", dir);
+
+    memset(rom, 0xf4, size);                                /* hlt */
+    memcpy(rom + 0xff00, code, sizeof(code));
+    memcpy(rom + 0xfff0, reset, sizeof(reset));
+    g_assert(g_file_set_contents(path, (char *)rom, size, NULL));
+    return path;
+}
+
+/*
+ * Kick the device until it has taken @n more input packets.  Each kick
+ * takes what the ring holds, and more while the vCPU keeps refilling it.
+ */
+static void spin_kick(Guest *g, uint32_t n)
+{
+    uint32_t start = rd(g, RING_OFF(input, cons));
+
+    WAIT_FOR((port_out(g, VDI_PORT_IO_NOTIFY, 0),
+              rd(g, RING_OFF(input, cons)) - start >= n),
+             "the device to take the vCPU's packets");
+}
+
+/*
+ * The most input packets the device took in one read call of
+ * spice-server's, from the vdi_port_to_spice trace in @log (one line per
+ * call, ending with the input cons); @cons is the cons before the first.
+ */
+static uint32_t spin_max_per_read(const char *log, uint32_t cons)
+{
+    g_autofree char *text = NULL;
+    g_auto(GStrv) lines = NULL;
+    uint32_t max = 0;
+
+    g_assert(g_file_get_contents(log, &text, NULL, NULL));
+    lines = g_strsplit(text, "\n", -1);
+    /* The last element is what follows the last newline. */
+    for (int i = 0; lines[i] && lines[i + 1]; i++) {
+        const char *p = strstr(lines[i], "input cons ");
+        const char *end;
+        unsigned int now;
+
+        if (!strstr(lines[i], "vdi_port_to_spice") || !p) {
+            continue;
+        }
+        g_assert_cmpint(qemu_strtoui(p + strlen("input cons "), &end, 10,
+                                     &now), ==, 0);
+        max = MAX(max, now - cons);
+        cons = now;
+    }
+    return max;
+}
+
+static void spin_assert_running(Guest *g)
+{
+    QDict *rsp = qtest_qmp(g->qts, "{'execute': 'query-status'}");
+
+    g_assert_cmpstr(qdict_get_str(qdict_get_qdict(rsp, "return"), "status"),
+                    ==, "running");
+    qobject_unref(rsp);
+}
+
+static void test_spinning_guest_body(void)
+{
+    g_autofree char *dir = g_dir_make_tmp("vdi-port-XXXXXX", NULL);
+    g_autofree char *fw = spin_firmware(dir);
+    g_autofree char *log = g_strdup_printf("%s/trace.log", dir);
+    /* Tracing each dropped packet also makes the device the slower side. */
+    g_autofree char *extra = g_strdup_printf(
+        "-accel tcg -bios %s -trace vdi_port_to_spice "
+        "-trace vdi_port_drop_stale -D %s", fw, log);
+    Guest g;
+    int i;
+
+    guest_start(&g, extra);
+    qpci_config_writel(g.dev, PCI_BASE_ADDRESS_0 +
+                       VDI_PORT_RAM_RANGE_INDEX * 4, SPIN_RAM_BASE);
+    g.ram.addr = SPIN_RAM_BASE;
+    g_assert_cmphex(rd(&g, RAM_OFF(magic)), ==, VDI_PORT_MAGIC);
+    g_assert_cmpuint(rd(&g, RING_OFF(input, cons)), ==, 0);
+    WAIT_FOR(rd(&g, RING_OFF(input, prod)) == VDI_PORT_RING_SIZE,
+             "the vCPU to fill the input ring");
+
+    /*
+     * Stale packets: the connect (spice-server reads at once) and each
+     * NOTIFY come back after at most a ringful, however fast the vCPU
+     * refills the ring.
+     */
+    guest_connect(&g);
+    spin_kick(&g, 16 * VDI_PORT_RING_SIZE);
+    spin_assert_running(&g);
+    g_assert_cmpuint(spin_max_per_read(log, 0), <=, VDI_PORT_RING_SIZE);
+
+    /* Empty packets of the current generation: the same. */
+    for (i = 0; i < VDI_PORT_RING_SIZE; i++) {
+        wr(&g, PACKET_OFF(input, i) + offsetof(VDIPortPacket, size), 0);
+        wr(&g, PACKET_OFF(input, i) + offsetof(VDIPortPacket, gen), g.gen);
+    }
+    spin_kick(&g, 16 * VDI_PORT_RING_SIZE);
+    spin_assert_running(&g);
+    g_assert_cmpuint(spin_max_per_read(log, 0), <=, VDI_PORT_RING_SIZE);
+
+    /* The rings were never broken: stopped, the guest connects again. */
+    qtest_qmp_assert_success(g.qts, "{'execute': 'stop'}");
+    g_assert_cmpuint(in_used(&g), <=, VDI_PORT_RING_SIZE);
+    guest_connect(&g);
+    g_assert_cmpuint(in_used(&g), ==, 0);
+    guest_stop(&g);
+    unlink(log);
+    unlink(fw);
+    rmdir(dir);
+}
+
+/* In a subprocess with a time limit: the bug it checks is a hang. */
+static void test_spinning_guest(void)
+{
+    g_autofree char *sub = g_strdup_printf(
+        "/%s/vdi-port/spinning-guest/subprocess", qtest_get_arch());
+
+    g_test_trap_subprocess(sub, SPIN_TIMEOUT_US,
+                           G_TEST_SUBPROCESS_INHERIT_STDERR);
+    if (!g_test_trap_has_passed()) {
+        g_printerr("%s failed%s\n", sub,
+                   g_test_trap_reached_timeout() ? " (time limit)" : "");
+        g_test_fail();
+    }
+}
+
 /* Run QEMU with @args; it must fail with @error in its output. */
 static void expect_failure(const char *args, const char *error)
 {
@@ -820,6 +983,9 @@ int main(int argc, char **argv)
     qtest_add_func("/vdi-port/generations", test_generations);
     qtest_add_func("/vdi-port/interrupts-reset", test_interrupts);
     qtest_add_func("/vdi-port/malformed", test_malformed);
+    qtest_add_func("/vdi-port/spinning-guest", test_spinning_guest);
+    qtest_add_func("/vdi-port/spinning-guest/subprocess",
+                   test_spinning_guest_body);
     qtest_add_func("/vdi-port/guest-to-client", test_guest_to_client);
     qtest_add_func("/vdi-port/client-to-guest", test_client_to_guest);
     qtest_add_func("/vdi-port/migration", test_migration);
