@@ -6,6 +6,8 @@
 #   make guest      build the cached test/demo guest (kernel + initramfs)
 #   make agent-guest build the cached guest with Debian's spice-vdagent (root)
 #   make deps       install Debian packages (root)
+#   make stock      build stock QEMU 10.0 from the same source (the peer)
+#   make bench      benchmarks, ours vs stock, printed as ratios
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := $(TOP)/build
@@ -24,7 +26,7 @@ QTESTS := qxl-test qxl-guest-bug-test vdi-port-test
 # passes the same list to QEMU as --firmwarepath.
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
 
-.PHONY: all deps build qtests guest agent-guest demo check clean distclean FORCE
+.PHONY: all deps build qtests guest agent-guest demo check stock bench clean distclean FORCE
 
 all: build
 
@@ -69,8 +71,30 @@ check: deps
 	@$(MAKE) --no-print-directory qtests guest agent-guest
 	@/usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)"
 
+stock:
+	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	$(NINJA) -C $(QEMU_BUILD) tests/qtest/spice-stack/qxl-bench
+	@/usr/bin/python3 $(TOP)/scripts/bench.py --ours $(BIN) \
+	    --stock "$$($(TOP)/scripts/build-stock-qemu.sh)" \
+	    --bench $(QEMU_BUILD)/tests/qtest/spice-stack/qxl-bench \
+	    --json $(BUILD)/bench/ring.json
+
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
 
-distclean:
+diststock:
+	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null
+
+bench: deps
+	@$(MAKE) --no-print-directory build
+	$(NINJA) -C $(QEMU_BUILD) tests/qtest/spice-stack/qxl-bench
+	@/usr/bin/python3 $(TOP)/scripts/bench.py --ours $(BIN) \
+	    --stock "$$($(TOP)/scripts/build-stock-qemu.sh)" \
+	    --bench $(QEMU_BUILD)/tests/qtest/spice-stack/qxl-bench \
+	    --json $(BUILD)/bench/ring.json
+
+clean:
 	rm -rf $(BUILD)

@@ -149,8 +149,6 @@ static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
                           size_t ring_size, QXLCommand *items, bool cursor,
                           QXLCommandExt *ext)
 {
-    bool dropped = false;
-
     for (int n = 0; n < QXL_MAX_DROPPED_IN_A_ROW; n++) {
         QXLSnapshot *s;
         QXLCommand cmd;
@@ -168,17 +166,17 @@ static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
         idx = qxl_ring_peek(d, r, cursor ? "cursor" : "command");
         if (idx < 0) {
             /*
-             * spice-server asks for a wakeup only after a command it got;
-             * after dropped ones, ask for it here (and look again if one
-             * came in meanwhile).
+             * Empty: ask for the guest's next push now (and look again if
+             * one came in meanwhile).  spice-server asks only later, after
+             * a 10 ms poll, and never after commands the device dropped;
+             * a guest filling the ring in between would wait for that
+             * poll, or forever.
              */
-            if (dropped) {
-                bool wait = qxl_ring_wait(r);
+            bool wait = qxl_ring_wait(r);
 
-                qxl_ring_dirty(d, ring, ring_size);
-                if (!wait) {
-                    continue;
-                }
+            qxl_ring_dirty(d, ring, ring_size);
+            if (!wait) {
+                continue;
             }
             return false;
         }
@@ -197,7 +195,6 @@ static bool qxl_ring_take(PCIQXLDevice *d, QXLRingView *r, void *ring,
         if (qxl_snapshot_dropped(s)) {
             trace_qxl_ring_dropped(d->id, cmd.type, cmd.data);
             qxl_ring_release_snapshot(d, s);
-            dropped = true;
             continue;
         }
         qxl_snapshot_accept(d, s);

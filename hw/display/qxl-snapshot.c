@@ -1560,6 +1560,8 @@ void qxl_snapshot_accept(PCIQXLDevice *d, QXLSnapshot *s)
 {
     uint64_t bytes = qatomic_add_fetch(&d->snapshot_bytes, s->bytes);
 
+    qatomic_set(&d->snapshot_taken, d->snapshot_taken + s->bytes);
+
     s->accepted = true;
     if (bytes > qatomic_read(&d->snapshot_peak)) {
         qatomic_set(&d->snapshot_peak, bytes);

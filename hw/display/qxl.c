@@ -450,6 +450,8 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
                                    &d->snapshot_peak, OBJ_PROP_FLAG_READ);
     object_property_add_uint64_ptr(OBJECT(d), "x-snapshot-budget",
                                    &d->snapshot_budget, OBJ_PROP_FLAG_READ);
+    object_property_add_uint64_ptr(OBJECT(d), "x-snapshot-taken",
+                                   &d->snapshot_taken, OBJ_PROP_FLAG_READ);
     d->current_async = -1;
     qemu_mutex_init(&d->slots_lock);
     qemu_mutex_init(&d->track_lock);

@@ -184,6 +184,7 @@ struct PCIQXLDevice {
     uint64_t snapshot_bytes;
     uint64_t snapshot_peak;
     uint64_t snapshot_budget;
+    uint64_t snapshot_taken;          /* bytes ever taken, for benchmarks */
     bool snapshot_waiting;            /* the worker waits for releases */
     bool guest_bug;
     bool spice_added;
