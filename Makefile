@@ -85,16 +85,5 @@ bench: deps
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
 
-diststock:
-	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null
-
-bench: deps
-	@$(MAKE) --no-print-directory build
-	$(NINJA) -C $(QEMU_BUILD) tests/qtest/spice-stack/qxl-bench
-	@/usr/bin/python3 $(TOP)/scripts/bench.py --ours $(BIN) \
-	    --stock "$$($(TOP)/scripts/build-stock-qemu.sh)" \
-	    --bench $(QEMU_BUILD)/tests/qtest/spice-stack/qxl-bench \
-	    --json $(BUILD)/bench/ring.json
-
-clean:
+distclean:
 	rm -rf $(BUILD)
