@@ -10,6 +10,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
+#include "qxl-limits.h"
 #include "qxl-snapshot.h"
 #include "trace.h"
 
@@ -132,8 +133,8 @@ bool qxl_check_surface_format(uint32_t format, uint32_t width,
     default:
         return false;
     }
-    if (width == 0 || height == 0 || width > 16384 || height > 16384 ||
-        stride == INT32_MIN) {
+    if (width == 0 || height == 0 || width > QXL_MAX_SURFACE_SIDE ||
+        height > QXL_MAX_SURFACE_SIDE || stride == INT32_MIN) {
         return false;
     }
     abs_stride = ABS((int64_t)stride);
