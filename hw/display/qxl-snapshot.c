@@ -18,8 +18,8 @@
  * fixed when it is created), and the pixel payload of direct-colour
  * bitmaps, whose size and stride are fixed in the copy and in which every
  * byte value is harmless.  Everything that is interpreted (chunk headers,
- * palettes and palette indices, QUIC streams, glyphs, paths, clip rects,
- * cursor shapes) is copied.
+ * palettes and palette indices, glyphs, paths, clip rects, cursor shapes)
+ * is copied.
  *
  * A snapshot keeps the guest's release id and where the guest's
  * QXLReleaseInfo is: release_resource puts that id on the release ring
@@ -106,7 +106,11 @@ typedef enum QXLBrushUse {
 
 /* ---- host memory of a snapshot ------------------------------------------ */
 
-/* Zeroed host memory for the copy; NULL (a guest bug) past the budget. */
+/*
+ * Host memory for the copy, zeroed up to a page (larger buffers are
+ * pixel or chunk data the caller fills); NULL (a guest bug) past the
+ * budget.
+ */
 static void *walk_alloc(QXLWalk *w, uint64_t size, const char *what)
 {
     QXLSnapshot *s = w->s;
@@ -138,7 +142,7 @@ static void *walk_alloc(QXLWalk *w, uint64_t size, const char *what)
     p = s->free_ptr;
     s->free_ptr += size;
     s->free_len -= size;
-    memset(p, 0, size);
+    memset(p, 0, MIN(size, QXL_SNAPSHOT_BLOCK));
     return p;
 }
 
@@ -164,12 +168,15 @@ static bool walk_read(QXLWalk *w, QXLPHYSICAL phys, void *buf, uint64_t size,
 static void *walk_chunked(QXLWalk *w, QXLPHYSICAL phys, size_t head_size,
                           uint64_t size, size_t min_size, const char *what)
 {
-    uint8_t *copy = walk_alloc(w, MAX(head_size + size, min_size), what);
+    uint64_t total = MAX(head_size + size, min_size);
+    uint8_t *copy = walk_alloc(w, total, what);
     QXLDataChunk *chunk;
 
     if (!copy) {
         return NULL;
     }
+    memset(copy, 0, head_size);
+    memset(copy + head_size + size, 0, total - head_size - size);
     chunk = (QXLDataChunk *)(copy + head_size - sizeof(QXLDataChunk));
     if (!qxl_read_chunks(w->d, phys + head_size - sizeof(QXLDataChunk), size,
                          chunk->data)) {
@@ -1528,12 +1535,16 @@ QXLSnapshot *qxl_snapshot_take(PCIQXLDevice *d, const QXLCommand *cmd,
             break;
         }
     }
-    /* Where the guest's release info is, for the release ring. */
+    /*
+     * Where the guest's release info is, for the release ring: in BAR 0,
+     * where the migration stream can name it.
+     */
     if (ok && (!qxl_translate(d, cmd->data, sizeof(QXLReleaseInfo), &info) ||
                !qxl_host_ptr_in_ram(d, info.host, sizeof(QXLReleaseInfo),
-                                    &s->guest_info))) {
-        qxl_guest_bug(d, "command at 0x%" PRIx64 " outside the device's "
-                      "memory", cmd->data);
+                                    &s->guest_info) ||
+               s->guest_info + sizeof(QXLReleaseInfo) > d->vga.vram_size)) {
+        qxl_guest_bug(d, "command at 0x%" PRIx64 " outside BAR 0",
+                      cmd->data);
         ok = false;
     }
     qemu_mutex_unlock(&d->slots_lock);
