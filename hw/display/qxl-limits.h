@@ -24,6 +24,9 @@
 /* Coordinates of a path point, in pixels either way of 0. */
 #define QXL_MAX_PATH_COORD          (1 << 15)
 
+/* Lines each Bézier curve of a path is made of. */
+#define QXL_BEZIER_STEPS            16
+
 /* Dashes of one styled line. */
 #define QXL_MAX_LINE_STYLE          255
 

@@ -785,17 +785,26 @@ static bool point_fix_sane(const QXLPointFix *p)
 
 /*
  * Segments as spice-server walks them: while a segment header fits, its
- * points must fit too.  The line code needs a point to begin with and
- * recurses without bound on degenerate Bézier curves: those are refused.
+ * points must fit too.  The line code needs a point to start a Bézier
+ * curve from, and takes a BEGIN segment's first point without looking.
+ * @flat_size receives the bytes of the path once its curves are made
+ * lines (path_flatten()).
  */
-static bool walk_path_segments(QXLWalk *w, const uint8_t *data, uint32_t size)
+static bool walk_path_segments(QXLWalk *w, const uint8_t *data, uint32_t size,
+                               uint64_t *flat_size, bool *curved)
 {
-    const uint32_t known = QXL_PATH_BEGIN | QXL_PATH_END | QXL_PATH_CLOSE;
+    const uint32_t known = QXL_PATH_BEGIN | QXL_PATH_END | QXL_PATH_CLOSE |
+                           QXL_PATH_BEZIER;
+    bool have_point = false;
     uint32_t at = 0;
 
+    *flat_size = 0;
+    *curved = false;
     while (at + sizeof(QXLPathSeg) < size) {
         const QXLPathSeg *seg = (const QXLPathSeg *)(data + at);
         uint64_t points = (uint64_t)seg->count * sizeof(QXLPointFix);
+        uint32_t first = seg->flags & QXL_PATH_BEGIN ? 1 : 0;
+        uint64_t out = seg->count;
 
         at += sizeof(QXLPathSeg);
         if (points > size - at) {
@@ -803,8 +812,7 @@ static bool walk_path_segments(QXLWalk *w, const uint8_t *data, uint32_t size)
                           "%u bytes", seg->count, size);
             return false;
         }
-        if (seg->flags & ~known ||
-            ((seg->flags & QXL_PATH_BEGIN) && seg->count == 0)) {
+        if (seg->flags & ~known || seg->count < first) {
             qxl_guest_bug(w->d, "path segment of flags 0x%x, %u points",
                           seg->flags, seg->count);
             return false;
@@ -815,16 +823,91 @@ static bool walk_path_segments(QXLWalk *w, const uint8_t *data, uint32_t size)
                 return false;
             }
         }
+        have_point |= first;
+        if (seg->flags & QXL_PATH_BEZIER) {
+            if ((seg->count - first) % 3 ||
+                (seg->count > first && !have_point)) {
+                qxl_guest_bug(w->d, "Bézier path segment of %u points %s",
+                              seg->count, have_point ? "" : "from nowhere");
+                return false;
+            }
+            out = first + (uint64_t)(seg->count - first) / 3 *
+                          QXL_BEZIER_STEPS;
+            *curved = true;
+        }
+        have_point |= seg->count > 0;
+        if (seg->flags & QXL_PATH_END) {
+            have_point = false;
+        }
+        *flat_size += sizeof(QXLPathSeg) + out * sizeof(QXLPointFix);
         at += points;
     }
     return true;
 }
 
+/* Point @i of QXL_BEZIER_STEPS on the cubic curve p[0..3]. */
+static QXLPointFix bezier_point(const QXLPointFix *p, int64_t i)
+{
+    const int64_t n = QXL_BEZIER_STEPS, j = n - i;
+    const int64_t k[4] = { j * j * j, 3 * j * j * i, 3 * j * i * i, i * i * i };
+    int64_t x = 0, y = 0;
+
+    for (int c = 0; c < 4; c++) {
+        x += k[c] * p[c].x;
+        y += k[c] * p[c].y;
+    }
+    return (QXLPointFix) { .x = x / (n * n * n), .y = y / (n * n * n) };
+}
+
+/*
+ * Rewrite a checked path with each Bézier curve as QXL_BEZIER_STEPS lines:
+ * spice-server's own subdivision recurses without bound on degenerate
+ * curves.  @out holds the flat size walk_path_segments() gave.
+ */
+static void path_flatten(const uint8_t *data, uint32_t size, uint8_t *out)
+{
+    QXLPointFix cur = { 0, 0 };
+    uint32_t at = 0;
+
+    while (at + sizeof(QXLPathSeg) < size) {
+        const QXLPathSeg *seg = (const QXLPathSeg *)(data + at);
+        QXLPathSeg *o = (QXLPathSeg *)out;
+        uint32_t n = 0, i = 0;
+
+        o->flags = seg->flags & ~QXL_PATH_BEZIER;
+        if (seg->flags & QXL_PATH_BEGIN) {
+            cur = o->points[n++] = seg->points[i++];
+        }
+        if (seg->flags & QXL_PATH_BEZIER) {
+            for (; i + 2 < seg->count; i += 3) {
+                const QXLPointFix p[4] = {
+                    cur, seg->points[i], seg->points[i + 1],
+                    seg->points[i + 2],
+                };
+
+                for (int t = 1; t <= QXL_BEZIER_STEPS; t++) {
+                    o->points[n++] = bezier_point(p, t);
+                }
+                cur = p[3];
+            }
+        } else {
+            for (; i < seg->count; i++) {
+                cur = o->points[n++] = seg->points[i];
+            }
+        }
+        o->count = n;
+        out += sizeof(QXLPathSeg) + n * sizeof(QXLPointFix);
+        at += sizeof(QXLPathSeg) + seg->count * sizeof(QXLPointFix);
+    }
+}
+
 static bool walk_path(QXLWalk *w, void *field)
 {
     QXLPHYSICAL phys = ldq_le_p(field);
+    uint64_t flat_size;
     QXLPath head;
-    QXLPath *copy;
+    QXLPath *copy, *flat;
+    bool curved;
 
     if (!phys) {
         qxl_guest_bug(w->d, "stroke without a path");
@@ -838,10 +921,21 @@ static bool walk_path(QXLWalk *w, void *field)
         return false;
     }
     copy = walk_chunked(w, phys, sizeof(head), head.data_size, 0, "path");
-    if (!copy || !walk_path_segments(w, copy->chunk.data, head.data_size)) {
+    if (!copy || !walk_path_segments(w, copy->chunk.data, head.data_size,
+                                     &flat_size, &curved)) {
         return false;
     }
     copy->data_size = head.data_size;
+    if (curved) {
+        flat = walk_alloc(w, sizeof(*flat) + flat_size, "path");
+        if (!flat) {
+            return false;
+        }
+        memset(flat, 0, sizeof(*flat));
+        path_flatten(copy->chunk.data, head.data_size, flat->chunk.data);
+        flat->data_size = flat->chunk.data_size = flat_size;
+        copy = flat;
+    }
     stq_le_p(field, (uintptr_t)copy);
     return true;
 }
