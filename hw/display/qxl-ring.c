@@ -225,8 +225,24 @@ bool qxl_ring_get_cursor_command(PCIQXLDevice *d, QXLCommandExt *ext)
                          &d->ram->cursor_ring.items[0].el, true, ext);
 }
 
+/*
+ * spice-server asks whether it may sleep until notified.  While the
+ * device refuses commands (a guest bug, a full budget) it must say yes
+ * even with commands in the ring: spice-server would call get_command
+ * again and again otherwise.  RESET, or the release that frees budget,
+ * wakes the worker.
+ */
+static bool qxl_ring_refusing(PCIQXLDevice *d)
+{
+    return d->guest_bug || qxl_snapshot_budget_full(d);
+}
+
 bool qxl_ring_req_cmd_notification(PCIQXLDevice *d)
 {
+    if (qxl_ring_refusing(d)) {
+        return true;
+    }
+
     QXLRingView r = QXL_RING_VIEW(&d->ram->cmd_ring, &d->cmd_cons);
     bool wait = qxl_ring_wait(&r);
 
@@ -236,6 +252,10 @@ bool qxl_ring_req_cmd_notification(PCIQXLDevice *d)
 
 bool qxl_ring_req_cursor_notification(PCIQXLDevice *d)
 {
+    if (qxl_ring_refusing(d)) {
+        return true;
+    }
+
     QXLRingView r = QXL_RING_VIEW(&d->ram->cursor_ring, &d->cursor_cons);
     bool wait = qxl_ring_wait(&r);
 
