@@ -1432,18 +1432,21 @@ static void abort_text_back_mode(QXLDev *q)
 }
 
 /*
- * TEXT whose two glyphs lie 2^31 pixels apart: the canvas' mask of the
- * string cannot be allocated, and a failed allocation aborts.
+ * TEXT whose two glyphs lie 2^32 pixels apart: the canvas' mask of the
+ * string cannot be allocated (its width overflows), which aborts.
  */
 static void abort_text_glyphs_far_apart(QXLDev *q)
 {
     QXLPoint pos = { 8, 20 };
     uint32_t str = qxl_new_a1_string(q, 2, 8, 8, &pos, 1, NULL);
-    uint32_t second = str + sizeof(QXLString) + sizeof(QXLRasterGlyph) + 8;
+    uint32_t first = str + sizeof(QXLString);
+    uint32_t second = first + sizeof(QXLRasterGlyph) + 8;
     QXLDrawable d = text_drawable(q, str);
 
+    qxl_bar0_writel(q, first + offsetof(QXLRasterGlyph, render_pos.x),
+                    -0x7ffffff0);
     qxl_bar0_writel(q, second + offsetof(QXLRasterGlyph, render_pos.x),
-                    0x7fffff00);
+                    0x7ffffff0);
     draw(q, &d);
 }
 
@@ -1686,9 +1689,18 @@ static void run_abort_case(const void *data)
 
 /* ==== race/: the guest rewrites a command while the device reads it ===== */
 
-/* Rounds of each race test, and the delays swept (qtest round trips). */
+/*
+ * Each round pushes one valid command, kicks the device, waits 0 to
+ * RACE_DELAYS - 1 qtest round trips and rewrites one pointer or count of
+ * it (or the ring entry) with a bad value; or, every other sweep, pushes
+ * it broken and repairs it after the kick.  The command's chunk lists are
+ * long (up to 256 chunks), so the device may still be walking them when
+ * the rewrite lands.  Then the command must have been either taken as it
+ * was built (the pixels say so) or refused with ERROR (then RESET and go
+ * on); the round ends with the command valid again.
+ */
 #define RACE_ROUNDS     1200
-#define RACE_DELAYS     12
+#define RACE_DELAYS     6
 
 typedef struct RaceCorruption {
     Ref ref;
@@ -1697,18 +1709,44 @@ typedef struct RaceCorruption {
 
 typedef struct RaceCase {
     const char *name;
-    void (*build)(QXLDev *q, Built *b, uint32_t color);
-    /* Check the pixels of a command taken: drawn as built. */
+    void (*build)(QXLDev *q, Built *b);
+    /* Give the command's drawing @color (may be NULL). */
+    void (*paint)(QXLDev *q, const Built *b, uint32_t color);
+    /* Check the pixels of a command taken: drawn as built (may be NULL). */
     void (*check)(QXLDev *q, uint32_t color);
     RaceCorruption rewrites[8];
 } RaceCase;
 
-/* FILL of @color in four clip rects, in two chunks. */
-static void race_build_clip(QXLDev *q, Built *b, uint32_t color)
+/* FILL in four clip rects whose 64 bytes are in 64 chunks. */
+static void race_build_clip(QXLDev *q, Built *b)
 {
-    build_fill_clip(q, b);
-    qxl_bar0_writel(q, b->t[REF_CMD].target +
-                    offsetof(QXLDrawable, u.fill.brush.u.color), color);
+    const QXLRect rects[] = {
+        rect(0, 0, 8, 8), rect(16, 16, 24, 24), rect(40, 40, 48, 48),
+        rect(56, 0, 64, 4),
+    };
+    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &rect_all);
+    uint32_t chunks[64], clip, off;
+
+    clip = qxl_new_clip_rects(q, rects, ARRAY_SIZE(rects), 64, chunks);
+    d.clip = qxl_clip_rects(q, clip);
+    d.u.fill.brush = qxl_solid_brush(BLUE);
+    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
+    off = qxl_new_drawable(q, &d);
+    set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
+    set_target(b, REF_CLIP, DRAW_FIELD(off, clip.data), clip);
+    /* The first, second and last chunks are all that corrupt() uses. */
+    b->t[REF_CLIP].chunks[0] = chunks[0];
+    b->t[REF_CLIP].chunks[1] = chunks[1];
+    b->t[REF_CLIP].chunks[2] = chunks[63];
+    b->t[REF_CLIP].nchunks = 3;
+    set_count(b, REF_CLIP, clip + offsetof(QXLClipRects, num_rects), 4,
+              0x40000000);
+}
+
+static void race_paint_clip(QXLDev *q, const Built *b, uint32_t color)
+{
+    qxl_bar0_writel(q, DRAW_FIELD(b->t[REF_CMD].target, u.fill.brush.u.color),
+                    color);
 }
 
 static void race_check_clip(QXLDev *q, uint32_t color)
@@ -1721,34 +1759,48 @@ static void race_check_clip(QXLDev *q, uint32_t color)
     g_assert_cmphex(pixel(q, 10, 10), !=, color);
 }
 
-/* COPY of a 16x16 bitmap of @color, in three chunks, to (8, 8). */
-static void race_build_copy(QXLDev *q, Built *b, uint32_t color)
+/*
+ * COPY of a 16x16 8 bpp bitmap of index 0 whose 256 bytes are in 128
+ * chunks; the round's colour is palette entry 0.
+ */
+static void race_build_copy(QXLDev *q, Built *b)
 {
-    uint32_t pixels[16 * 16];
+    const uint32_t ents[] = { 0, GREY };
+    uint8_t idx[16 * 16] = { 0 };
+    uint32_t pal = qxl_new_palette(q, ents, ARRAY_SIZE(ents));
     QXLBitmapSpec bm = {
-        .format = SPICE_BITMAP_FMT_32BIT,
+        .format = SPICE_BITMAP_FMT_8BIT,
         .width = 16, .height = 16,
-        .pixels = pixels,
-        .chunks = 3,
+        .pixels = idx,
+        .palette = pal,
+        .chunks = 128,
     };
-    uint32_t chunks[3], img, off;
+    uint32_t chunks[128], img, off;
     QXLDrawable d;
-    int i;
 
-    for (i = 0; i < 16 * 16; i++) {
-        pixels[i] = color;
-    }
     img = qxl_new_bitmap_image(q, &bm, chunks);
     d = copy_drawable(q, img, 8, 8);
     off = qxl_new_drawable(q, &d);
     set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
     set_target(b, REF_SRC, DRAW_FIELD(off, u.copy.src_bitmap), img);
     set_count(b, REF_SRC, IMAGE_FIELD(img, bitmap.x), 4, 0x7fffffff);
+    set_target(b, REF_PALETTE, IMAGE_FIELD(img, bitmap.palette), pal);
+    set_count(b, REF_PALETTE, pal + offsetof(QXLPalette, num_ents), 2,
+              0xffff);
     set_target(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.data),
                chunks[0]);
-    set_chunks(b, REF_BITMAP_CHUNKS, chunks, 3);
+    b->t[REF_BITMAP_CHUNKS].chunks[0] = chunks[0];
+    b->t[REF_BITMAP_CHUNKS].chunks[1] = chunks[1];
+    b->t[REF_BITMAP_CHUNKS].chunks[2] = chunks[127];
+    b->t[REF_BITMAP_CHUNKS].nchunks = 3;
     set_count(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.y), 4,
               0x40000000);
+}
+
+static void race_paint_copy(QXLDev *q, const Built *b, uint32_t color)
+{
+    qxl_bar0_writel(q, b->t[REF_PALETTE].target + sizeof(QXLPalette),
+                    color);
 }
 
 static void race_check_copy(QXLDev *q, uint32_t color)
@@ -1759,26 +1811,73 @@ static void race_check_copy(QXLDev *q, uint32_t color)
     g_assert_cmphex(pixel(q, 30, 30), !=, color);
 }
 
-static void race_build_cursor(QXLDev *q, Built *b, uint32_t color)
+/* Cursor SET of a 32x32 shape whose 4 KiB are in 256 chunks. */
+static void race_build_cursor(QXLDev *q, Built *b)
 {
-    build_cursor_set(q, b);
+    uint32_t chunks[256], shape, off;
+    QXLCursorCmd c = {
+        .type = QXL_CURSOR_SET,
+        .u.set.visible = 1,
+    };
+
+    shape = qxl_new_cursor_shape_chunked(q, 32, 32, 0xff00ff00, 256, chunks);
+    c.u.set.shape = qxl_phys(q, shape);
+    off = qxl_new_cursor_cmd(q, &c);
+    set_cmd(q, b, QXL_RING_CURSOR, QXL_CMD_CURSOR, off);
+    set_target(b, REF_SHAPE, off + offsetof(QXLCursorCmd, u.set.shape),
+               shape);
+    b->t[REF_SHAPE].chunks[0] = chunks[0];
+    b->t[REF_SHAPE].chunks[1] = chunks[1];
+    b->t[REF_SHAPE].chunks[2] = chunks[255];
+    b->t[REF_SHAPE].nchunks = 3;
+    set_count(b, REF_SHAPE, shape + offsetof(QXLCursor, header.width), 4,
+              0xffffffff);
 }
 
 static const RaceCase race_cases[] = {
-    { "clip-rects", race_build_clip, race_check_clip, {
+    { "clip-rects", race_build_clip, race_paint_clip, race_check_clip, {
         { REF_CLIP, C_SLOT }, { REF_CLIP, C_HUGE }, { REF_CLIP, C_LONG },
         { REF_CLIP, C_NEXT_PAST }, { REF_CLIP, C_LOOP },
-        { REF_CMD, C_GEN } } },
-    { "copy-chunked", race_build_copy, race_check_copy, {
-        { REF_SRC, C_PAST }, { REF_SRC, C_HUGE },
-        { REF_BITMAP_CHUNKS, C_SLOT }, { REF_BITMAP_CHUNKS, C_HUGE },
-        { REF_BITMAP_CHUNKS, C_SHORT }, { REF_BITMAP_CHUNKS, C_NEXT_GEN },
-        { REF_BITMAP_CHUNKS, C_LOOP }, { REF_CMD, C_SLOT } } },
-    { "cursor-set", race_build_cursor, NULL, {
+        { REF_CLIP, C_SHORT }, { REF_CMD, C_GEN } } },
+    { "copy-chunked", race_build_copy, race_paint_copy, race_check_copy, {
+        { REF_SRC, C_PAST }, { REF_SRC, C_HUGE }, { REF_PALETTE, C_HUGE },
+        { REF_BITMAP_CHUNKS, C_SLOT }, { REF_BITMAP_CHUNKS, C_LONG },
+        { REF_BITMAP_CHUNKS, C_NEXT_GEN }, { REF_BITMAP_CHUNKS, C_LOOP },
+        { REF_CMD, C_SLOT } } },
+    { "cursor-set", race_build_cursor, NULL, NULL, {
         { REF_SHAPE, C_SLOT }, { REF_SHAPE, C_HUGE }, { REF_SHAPE, C_LONG },
         { REF_SHAPE, C_NEXT_SLOT }, { REF_SHAPE, C_LOOP },
-        { REF_CMD, C_PAST } } },
+        { REF_SHAPE, C_SHORT }, { REF_CMD, C_PAST } } },
 };
+
+/* The BAR 0 offset that corrupt() writes, or 0 for the ring entry. */
+static uint32_t corrupt_offset(const Built *b, Ref ref, Corruption how)
+{
+    const Target *t = &b->t[ref];
+
+    switch (how) {
+    case C_SLOT:
+    case C_GEN:
+    case C_PAST:
+    case C_STRADDLE:
+        return t->field;
+    case C_LOOP:
+    case C_LONG:
+        return t->chunks[t->nchunks - 1] +
+               (how == C_LOOP ? offsetof(QXLDataChunk, next_chunk)
+                              : offsetof(QXLDataChunk, data_size));
+    case C_SHORT:
+        return t->chunks[0] + offsetof(QXLDataChunk, data_size);
+    case C_NEXT_SLOT:
+    case C_NEXT_GEN:
+    case C_NEXT_PAST:
+        return t->chunks[0] + offsetof(QXLDataChunk, next_chunk);
+    case C_HUGE:
+        return t->count;
+    default:
+        g_assert_not_reached();
+    }
+}
 
 /* The BAR 0 offset of the ring slot the next push fills. */
 static uint32_t next_ring_slot(QXLDev *q, QXLRingKind ring)
@@ -1802,13 +1901,35 @@ static bool taken_or_refused(QXLDev *q, QXLRingKind ring)
         }
         if (qxl_bar0_readl(q, r + offsetof(QXLCommandRing, prod)) ==
             qxl_bar0_readl(q, r + offsetof(QXLCommandRing, cons))) {
-            /* An ERROR raised while taking it comes with the pop. */
+            /* cons moves before the command is read: wait for the verdict */
+            qxl_io(q, QXL_IO_UPDATE_IRQ, 0);
             return !(qxl_int_pending(q) & QXL_INTERRUPT_ERROR);
         }
-        g_assert_cmpint(g_get_monotonic_time(), <, end);
+        if (g_get_monotonic_time() > end) {
+            g_printerr("%s ring not taken, no ERROR either\n",
+                       ring == QXL_RING_CMD ? "command" : "cursor");
+            g_assert_not_reached();
+        }
         if (i > 16) {
             g_usleep(100);
         }
+    }
+}
+
+/*
+ * Break (@bad) or repair the field @rw names; the ring entry is in @slot.
+ * Repairs of other fields write back what corrupt_offset() held.
+ */
+static void race_rewrite(QXLDev *q, Built *b, const RaceCorruption *rw,
+                         uint32_t slot, bool bad)
+{
+    if (rw->ref == REF_CMD) {
+        qxl_bar0_writeq(q, slot + offsetof(QXLCommand, data),
+                        bad ? bad_pointer(q, rw->how, b->t[REF_CMD].target)
+                            : b->phys);
+    } else {
+        g_assert_true(bad);
+        corrupt(q, b, rw->ref, rw->how);
     }
 }
 
@@ -1817,42 +1938,60 @@ static void run_race_case(const void *data)
     const RaceCase *c = data;
     QXLDev *q = start();
     int nrewrites = 0, taken = 0, refused = 0;
-    uint32_t limit = q->pages_offset + (q->ram_header - q->pages_offset) / 2;
+    Built b = { 0 };
 
     while (nrewrites < ARRAY_SIZE(c->rewrites) &&
            (c->rewrites[nrewrites].ref || c->rewrites[nrewrites].how)) {
         nrewrites++;
     }
+    c->build(q, &b);
     for (int round = 0; round < RACE_ROUNDS; round++) {
         const RaceCorruption *rw = &c->rewrites[round % nrewrites];
         int delay = (round / nrewrites) % RACE_DELAYS;
-        uint32_t color = 0x010101 * (1 + round % 200) ^ 0x00a000;
-        Built b = { 0 };
-        uint32_t slot;
+        bool reverse = (round / nrewrites / RACE_DELAYS) % 2;
+        uint32_t color = (0x010101 * (1 + round % 200)) ^ 0x00a000;
+        uint32_t slot, off = 0;
+        uint64_t saved = 0;
 
-        if (q->alloc_next > limit) {
-            /* Everything before was taken and rendered: reuse it. */
-            q->alloc_next = q->pages_offset;
+        if (c->paint) {
+            c->paint(q, &b, color);
         }
-        c->build(q, &b, color);
         slot = next_ring_slot(q, b.ring);
-        push_built(q, &b);
+        if (rw->ref != REF_CMD) {
+            off = corrupt_offset(&b, rw->ref, rw->how);
+            saved = qxl_bar0_readq(q, off);
+        }
+        if (reverse) {
+            race_rewrite(q, &b, rw, slot, true);
+        }
+        qxl_push_raw(q, b.ring, b.type, b.phys);
+        qxl_io(q, b.ring == QXL_RING_CMD ? QXL_IO_NOTIFY_CMD
+                                         : QXL_IO_NOTIFY_CURSOR, 0);
         for (int i = 0; i < delay; i++) {
             qxl_int_pending(q);
         }
-        if (rw->ref == REF_CMD) {
-            /* The ring entry itself. */
-            qxl_bar0_writeq(q, slot + offsetof(QXLCommand, data),
-                            bad_pointer(q, rw->how, b.t[REF_CMD].target));
+        if (reverse) {
+            /* Repair it: the device may see either. */
+            if (off) {
+                qxl_bar0_writeq(q, off, saved);
+            } else {
+                race_rewrite(q, &b, rw, slot, false);
+            }
         } else {
-            corrupt(q, &b, rw->ref, rw->how);
+            race_rewrite(q, &b, rw, slot, true);
         }
         if (!taken_or_refused(q, b.ring)) {
             refused++;
             qxl_assert_alive(q);
             qxl_reset(q);
             qxl_create_primary(q, W, H);
+            /* The reset rewound the allocator: build it again. */
+            memset(&b, 0, sizeof(b));
+            c->build(q, &b);
             continue;
+        }
+        if (off) {
+            qxl_bar0_writeq(q, off, saved);
         }
         taken++;
         if (c->check) {
@@ -1868,10 +2007,8 @@ static void run_race_case(const void *data)
     }
     g_test_message("%s: %d rounds, %d taken as built, %d refused",
                    c->name, RACE_ROUNDS, taken, refused);
-    g_printerr("race/%s: %d taken as built, %d refused\n", c->name, taken,
-               refused);
     qxl_assert_alive(q);
-    /* Both ends of the race were hit. */
+    /* The race went both ways. */
     g_assert_cmpint(taken, >, 0);
     g_assert_cmpint(refused, >, 0);
     qxl_reset(q);
@@ -1897,6 +2034,26 @@ static uint64_t vm_rss_kib(QXLDev *q)
     return g_ascii_strtoull(line + strlen("VmRSS:"), NULL, 10);
 }
 
+/* CPU time QEMU used so far (all threads), in clock ticks. */
+static uint64_t vm_cpu_ticks(QXLDev *q)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/stat",
+                                            (int)qtest_pid(q->qts));
+    g_autofree char *stat = NULL;
+    g_auto(GStrv) fields = NULL;
+    const char *after;
+
+    g_assert_true(g_file_get_contents(path, &stat, NULL, NULL));
+    /* Fields after the command name, which may hold spaces. */
+    after = strrchr(stat, ')');
+    g_assert_nonnull(after);
+    fields = g_strsplit(after + 2, " ", 0);
+    g_assert_cmpuint(g_strv_length(fields), >, 13);
+    /* utime and stime are fields 14 and 15 of the whole line. */
+    return g_ascii_strtoull(fields[11], NULL, 10) +
+           g_ascii_strtoull(fields[12], NULL, 10);
+}
+
 static uint32_t ring_used(QXLDev *q)
 {
     return QXL_RAM_L(q, cmd_ring.prod) - QXL_RAM_L(q, cmd_ring.cons);
@@ -1919,7 +2076,8 @@ static void test_budget(void)
                                            SURFACES, BUDGET_MB);
     QXLDev *q = qxl_start_native(dev);
     const uint64_t budget = BUDGET_MB * MiB;
-    const uint64_t one = BUDGET_IMAGE * BUDGET_IMAGE + 8 * KiB;
+    /* One command: its image, palette and drawable, in 4 KiB blocks. */
+    const uint64_t one = BUDGET_IMAGE * BUDGET_IMAGE + 16 * KiB;
     const uint32_t ents[] = { RED, GREEN, BLUE, WHITE };
     g_autofree uint8_t *idx = g_malloc(BUDGET_IMAGE * BUDGET_IMAGE);
     QXLBitmapSpec bm = {
@@ -1929,7 +2087,7 @@ static void test_budget(void)
         .palette = qxl_new_palette(q, ents, ARRAY_SIZE(ents)),
     };
     uint32_t img, pushed = 0, i;
-    uint64_t rss0, rss1, rss2, bytes, peak;
+    uint64_t rss0, rss1, rss2, bytes, peak, cpu;
     gint64 end;
 
     g_assert_cmpuint(qxl_qom_get_int(q, "x-snapshot-budget"), ==, budget);
@@ -1967,8 +2125,18 @@ static void test_budget(void)
     g_assert_cmpuint(bytes, >=, budget);
     g_assert_cmpuint(peak, <=, budget + one);
 
-    /* While full, nothing more is taken and QEMU does not grow. */
-    g_usleep(300 * 1000);
+    /*
+     * While full, nothing more is taken, QEMU does not grow, and it waits
+     * for releases rather than polling the ring: a worker that spins
+     * never renders (and so never releases), and would hold UPDATE_AREA
+     * below forever.
+     */
+    cpu = vm_cpu_ticks(q);
+    g_usleep(500 * 1000);
+    cpu = vm_cpu_ticks(q) - cpu;
+    g_test_message("CPU while full: %" PRIu64 " of %ld ticks", cpu,
+                   sysconf(_SC_CLK_TCK) / 2);
+    g_assert_cmpuint(cpu, <, sysconf(_SC_CLK_TCK) / 10);
     g_assert_cmpuint(ring_used(q), ==, QXL_COMMAND_RING_SIZE);
     rss2 = vm_rss_kib(q);
     g_assert_cmpuint(rss2, <=, rss1 + 2048);
@@ -1976,10 +2144,22 @@ static void test_budget(void)
     g_assert_cmpuint(rss2, <=, rss0 + 16 * 1024);
     qxl_assert_no_error(q);
 
-    /* Rendering releases the drawables: the device takes the rest. */
+    /*
+     * Rendering releases the drawables: the device takes the rest.  The
+     * async UPDATE_AREA, so that a worker that never completes it fails
+     * the test instead of holding QEMU's vCPU thread.
+     */
     end = g_get_monotonic_time() + QXL_WAIT_US;
+    qxl_set_update_area(q, 0, &rect_all);
     while (ring_used(q) && g_get_monotonic_time() < end) {
-        qxl_update_area(q, 0, &rect_all);
+        if (!qxl_io_async(q, QXL_IO_UPDATE_AREA_ASYNC, 0)) {
+            g_printerr("UPDATE_AREA with a full budget never completes "
+                       "(ring %u, bytes %" PRIu64 ")\n", ring_used(q),
+                       (uint64_t)qxl_qom_get_int(q, "x-snapshot-bytes"));
+            /* Its exit would wait for the worker too. */
+            kill(qtest_pid(q->qts), SIGKILL);
+            g_assert_not_reached();
+        }
     }
     g_assert_cmpuint(ring_used(q), ==, 0);
     qxl_update_area(q, 0, &rect_all);
