@@ -695,6 +695,7 @@ static void draw_surface_create_destroy(QXLDev *q)
 {
     QXLRect r = rect(0, 0, 16, 16);
     uint32_t data = create_surface(q, 2);
+    uint64_t ids[8];
 
     qxl_push_draw(q, qxl_new_fill(q, 2, &r, ORANGE));
     g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
@@ -705,13 +706,13 @@ static void draw_surface_create_destroy(QXLDev *q)
              qxl_phys(q, qxl_new_surface_destroy(q, 2)));
     g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
     /* The id is free again once spice-server let go of the surface. */
-    qxl_collect_releases(q, (uint64_t[8]){}, 8, 2);
-    create_surface(q, 2);
+    qxl_collect_releases(q, ids, ARRAY_SIZE(ids), 2);
+    data = create_surface(q, 2);
     qxl_push_draw(q, qxl_new_fill(q, 2, &r, GREEN));
     rendered(q);
     qxl_update_area(q, 2, &r);
     g_assert_cmphex(qxl_bar0_readl(q, data + 5 * 16 * 4 + 5 * 4) & 0xffffff,
-                    ==, ORANGE);
+                    ==, GREEN);
     qxl_assert_no_error(q);
 }
 

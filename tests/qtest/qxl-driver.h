@@ -198,8 +198,7 @@ typedef struct QXLBitmapSpec {
     uint32_t stride;            /* 0: the shortest line, 4-byte aligned */
     const void *pixels;         /* stride * height bytes, top-down */
     uint32_t palette;           /* BAR 0 offset of a QXLPalette, or 0 */
-    int chunks;                 /* 0: flat (QXL_BITMAP_DIRECT); else
-                                   the pixels in that many chunks */
+    int chunks;                 /* 0: flat; else that many chunks */
 } QXLBitmapSpec;
 
 /*
