@@ -1628,6 +1628,62 @@ static void abort_rop3_blackness(QXLDev *q)
     rop3_code(q, ROP3_BLACKNESS);
 }
 
+/* ROP3 whose source area lies outside its 16x16 source: "bad src bitmap". */
+static void abort_rop3_src_area(QXLDev *q)
+{
+    QXLRect r = rect(8, 8, 24, 24);
+    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &r);
+
+    d.u.rop3.src_bitmap = qxl_phys(q, new_gradient_image(q, 0, NULL));
+    d.u.rop3.src_area = rect(100, 0, 116, 16);
+    d.u.rop3.brush = qxl_solid_brush(GREY);
+    d.u.rop3.rop3 = ROP3_DPSXX;
+    draw(q, &d);
+}
+
+/* Secondary surface @id of 16x16 in 16 bpp (5-6-5). */
+static void create_surface_16bpp(QXLDev *q, uint32_t id)
+{
+    uint32_t c = qxl_new_surface_create(q, id, 16, 16);
+
+    qxl_bar0_writel(q, c + offsetof(QXLSurfaceCmd, u.surface_create.format),
+                    SPICE_SURFACE_FMT_16_565);
+    qxl_bar0_writel(q, c + offsetof(QXLSurfaceCmd, u.surface_create.stride),
+                    16 * 2);
+    qxl_push(q, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(q, c));
+}
+
+/*
+ * COPY with a raster op from a 16 bpp surface onto the 32 bpp primary:
+ * spice_pixman_blit_rop() asserts that both have the same depth.
+ */
+static void abort_copy_rop_16bpp_surface(QXLDev *q)
+{
+    QXLDrawable d;
+
+    create_surface_16bpp(q, 1);
+    d = copy_drawable(q, qxl_new_surface_image(q, 1, 16, 16), 8, 8);
+    d.u.copy.rop_descriptor = SPICE_ROPD_OP_XOR;
+    d.surfaces_dest[0] = 1;
+    d.surfaces_rects[0] = rect(0, 0, 16, 16);
+    draw(q, &d);
+}
+
+/* FILL with a raster op and a 16 bpp surface as its pattern: the same. */
+static void abort_pattern_rop_16bpp_surface(QXLDev *q)
+{
+    QXLRect r = rect(8, 8, 24, 24);
+    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &r);
+
+    create_surface_16bpp(q, 1);
+    d.u.fill.brush = qxl_pattern_brush(q, qxl_new_surface_image(q, 1, 16, 16),
+                                       0, 0);
+    d.u.fill.rop_descriptor = SPICE_ROPD_OP_XOR;
+    d.surfaces_dest[0] = 1;
+    d.surfaces_rects[0] = rect(0, 0, 16, 16);
+    draw(q, &d);
+}
+
 /* A second create of a live surface. */
 static void abort_surface_create_twice(QXLDev *q)
 {
@@ -1671,6 +1727,9 @@ static const DrawCase abort_cases[] = {
     { "copy-scale-mode", abort_copy_scale_mode },
     { "rop3-srccopy", abort_rop3_srccopy },
     { "rop3-blackness", abort_rop3_blackness },
+    { "rop3-src-area-outside", abort_rop3_src_area },
+    { "copy-rop-16bpp-surface", abort_copy_rop_16bpp_surface },
+    { "pattern-rop-16bpp-surface", abort_pattern_rop_16bpp_surface },
     { "surface-create-twice", abort_surface_create_twice },
     { "bitmap-no-palette", abort_bitmap_no_palette },
 };
