@@ -1669,6 +1669,22 @@ static void abort_copy_rop_16bpp_surface(QXLDev *q)
     draw(q, &d);
 }
 
+/* ROP3 from a 16 bpp surface: do_rop3_with_color() asserts the same. */
+static void abort_rop3_16bpp_surface(QXLDev *q)
+{
+    QXLRect r = rect(8, 8, 24, 24);
+    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &r);
+
+    create_surface_16bpp(q, 1);
+    d.u.rop3.src_bitmap = qxl_phys(q, qxl_new_surface_image(q, 1, 16, 16));
+    d.u.rop3.src_area = rect(0, 0, 16, 16);
+    d.u.rop3.brush = qxl_solid_brush(GREY);
+    d.u.rop3.rop3 = ROP3_DPSXX;
+    d.surfaces_dest[0] = 1;
+    d.surfaces_rects[0] = rect(0, 0, 16, 16);
+    draw(q, &d);
+}
+
 /* FILL with a raster op and a 16 bpp surface as its pattern: the same. */
 static void abort_pattern_rop_16bpp_surface(QXLDev *q)
 {
@@ -1730,6 +1746,7 @@ static const DrawCase abort_cases[] = {
     { "rop3-src-area-outside", abort_rop3_src_area },
     { "copy-rop-16bpp-surface", abort_copy_rop_16bpp_surface },
     { "pattern-rop-16bpp-surface", abort_pattern_rop_16bpp_surface },
+    { "rop3-16bpp-surface", abort_rop3_16bpp_surface },
     { "surface-create-twice", abort_surface_create_twice },
     { "bitmap-no-palette", abort_bitmap_no_palette },
 };
