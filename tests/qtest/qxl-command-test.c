@@ -323,6 +323,59 @@ static void draw_copy_1bit(QXLDev *q)
     assert_pixel(q, 8 + 15, 23, ORANGE);
 }
 
+/* A 16x16 COPY of @format whose bytes are all @byte; returns pixel (8, 8). */
+static uint32_t copy_format(QXLDev *q, uint8_t format, uint8_t byte,
+                            bool palette)
+{
+    const uint32_t ents[16] = { BLUE, ORANGE, GREEN, RED, WHITE, GREY };
+    uint8_t bytes[16 * 16 * 4];
+    QXLBitmapSpec b = {
+        .format = format,
+        .width = 16, .height = 16, .stride = 16 * 4,
+        .pixels = bytes,
+        .palette = palette ? qxl_new_palette(q, ents, ARRAY_SIZE(ents)) : 0,
+    };
+    QXLDrawable d;
+
+    memset(bytes, byte, sizeof(bytes));
+    d = copy_drawable(q, qxl_new_bitmap_image(q, &b, NULL), 8, 8);
+    draw(q, &d);
+    rendered(q);
+    return pixel(q, 8, 8);
+}
+
+static void draw_copy_4bit(QXLDev *q)
+{
+    /* Both nibbles index 1. */
+    g_assert_cmphex(copy_format(q, SPICE_BITMAP_FMT_4BIT_BE, 0x11, true), ==,
+                    ORANGE);
+}
+
+static void draw_copy_16bit(QXLDev *q)
+{
+    /* x1r5g5b5 0x7fff: white */
+    g_assert_cmphex(copy_format(q, SPICE_BITMAP_FMT_16BIT, 0xff, false) &
+                    0xf8f8f8, ==, 0xf8f8f8);
+}
+
+static void draw_copy_24bit(QXLDev *q)
+{
+    g_assert_cmphex(copy_format(q, SPICE_BITMAP_FMT_24BIT, 0x80, false), ==,
+                    GREY);
+}
+
+static void draw_copy_rgba(QXLDev *q)
+{
+    g_assert_cmphex(copy_format(q, SPICE_BITMAP_FMT_RGBA, 0x80, false), ==,
+                    GREY);
+}
+
+static void draw_copy_8bit_a(QXLDev *q)
+{
+    /* An alpha-only source: whatever it makes of it, no crash. */
+    copy_format(q, SPICE_BITMAP_FMT_8BIT_A, 0x80, false);
+}
+
 static void draw_blend(QXLDev *q)
 {
     QXLDrawable d = copy_drawable(q, new_gradient_image(q, 0, NULL), 40, 8);
@@ -842,6 +895,11 @@ static const DrawCase draw_cases[] = {
     { "copy/bitmap-chunked", draw_copy_chunked },
     { "copy/bitmap-8bit", draw_copy_8bit },
     { "copy/bitmap-1bit", draw_copy_1bit },
+    { "copy/bitmap-4bit", draw_copy_4bit },
+    { "copy/bitmap-16bit", draw_copy_16bit },
+    { "copy/bitmap-24bit", draw_copy_24bit },
+    { "copy/bitmap-rgba", draw_copy_rgba },
+    { "copy/bitmap-8bit-alpha", draw_copy_8bit_a },
     { "blend", draw_blend },
     { "blackness", draw_blackness },
     { "whiteness", draw_whiteness },
@@ -1700,6 +1758,28 @@ static void abort_pattern_rop_16bpp_surface(QXLDev *q)
     draw(q, &d);
 }
 
+/*
+ * COPY of an 8 bpp bitmap onto a 16 bpp (5-6-5) surface: the canvas has
+ * no palette conversion to 5-6-5 ("Unsupported palette format").
+ */
+static void abort_copy_8bit_onto_565(QXLDev *q)
+{
+    const uint32_t ents[] = { RED, GREEN };
+    uint8_t idx[16 * 16] = { 0 };
+    QXLBitmapSpec b = {
+        .format = SPICE_BITMAP_FMT_8BIT,
+        .width = 16, .height = 16,
+        .pixels = idx,
+        .palette = qxl_new_palette(q, ents, ARRAY_SIZE(ents)),
+    };
+    QXLDrawable d = copy_drawable(q, qxl_new_bitmap_image(q, &b, NULL), 0, 0);
+
+    create_surface_16bpp(q, 1);
+    d.surface_id = 1;
+    draw(q, &d);
+    qxl_update_area(q, 1, &(QXLRect) { .bottom = 16, .right = 16 });
+}
+
 /* A styled STROKE whose dashes are all of length 0. */
 static void abort_stroke_zero_dashes(QXLDev *q)
 {
@@ -1761,6 +1841,7 @@ static const DrawCase abort_cases[] = {
     { "pattern-rop-16bpp-surface", abort_pattern_rop_16bpp_surface },
     { "rop3-16bpp-surface", abort_rop3_16bpp_surface },
     { "stroke-zero-dashes", abort_stroke_zero_dashes },
+    { "copy-8bit-onto-565", abort_copy_8bit_onto_565 },
     { "surface-create-twice", abort_surface_create_twice },
     { "bitmap-no-palette", abort_bitmap_no_palette },
 };
