@@ -2365,7 +2365,9 @@ static void test_budget(void)
     qxl_update_area(q, 0, &rect_all);
     g_assert_cmpuint(qxl_qom_get_int(q, "x-snapshot-peak"), <=,
                      budget + one);
-    assert_pixel(q, 1, 0, GREEN);
+    /* Each COPY is pixel (0, 0) of the image: index 0, red. */
+    assert_pixel(q, 1, 0, RED);
+    assert_pixel(q, (pushed - 1) % W, (pushed - 1) / W % H, RED);
     qxl_assert_no_error(q);
     qxl_stop(q);
 }
