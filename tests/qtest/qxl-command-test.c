@@ -16,8 +16,9 @@
  *   bad/REF/HOW      one command of those, with one pointer (or the size
  *                    or count behind it) broken: ERROR, QEMU alive, and
  *                    after QXL_IO_RESET the device draws again.
- *   spice-abort/...  the commands spice-server 0.15 aborts on (while
- *                    parsing or while rendering): refused with ERROR.
+ *   spice-abort/...  the commands spice-server 0.15 aborts on, or hangs
+ *                    its worker on, while parsing or while rendering
+ *                    them: refused with ERROR, QEMU alive, RESET draws.
  *   race/...         valid commands whose pointers and counts the guest
  *                    rewrites right after NOTIFY_CMD, thousands of times:
  *                    each one is drawn as pushed or refused, never more.
