@@ -20,6 +20,8 @@
 typedef struct QXLTestCase {
     char *subprocess_path;
     void (*fn)(void);
+    void (*fn_data)(const void *data);
+    const void *data;
 } QXLTestCase;
 
 static void qxl_subprocess_run(gconstpointer data)
@@ -44,10 +46,14 @@ static void qxl_subprocess_body(gconstpointer data)
 {
     const QXLTestCase *tc = data;
 
-    tc->fn();
+    if (tc->fn_data) {
+        tc->fn_data(tc->data);
+    } else {
+        tc->fn();
+    }
 }
 
-void qxl_test_add(const char *path, void (*fn)(void))
+static QXLTestCase *qxl_test_register(const char *path)
 {
     QXLTestCase *tc = g_new0(QXLTestCase, 1);
     g_autofree char *sub = g_strdup_printf("%s/subprocess", path);
@@ -58,9 +64,23 @@ void qxl_test_add(const char *path, void (*fn)(void))
      * as the test binary.  qtest_add_data_func() prefixes the arch.
      */
     tc->subprocess_path = g_strdup_printf("/%s%s", qtest_get_arch(), sub);
-    tc->fn = fn;
     qtest_add_data_func(path, tc, qxl_subprocess_run);
     qtest_add_data_func(sub, tc, qxl_subprocess_body);
+    return tc;
+}
+
+void qxl_test_add(const char *path, void (*fn)(void))
+{
+    qxl_test_register(path)->fn = fn;
+}
+
+void qxl_test_add_data(const char *path, const void *data,
+                       void (*fn)(const void *data))
+{
+    QXLTestCase *tc = qxl_test_register(path);
+
+    tc->fn_data = fn;
+    tc->data = data;
 }
 
 /* Size of a BAR as the guest probes it; 0 if the BAR is not implemented. */
@@ -523,6 +543,358 @@ uint32_t qxl_new_monitors_config(QXLDev *q, uint16_t count,
     return put_object(q, off, &mc, sizeof(mc));
 }
 
+/* ---- command builders --------------------------------------------------- */
+
+uint32_t qxl_new_chunked(QXLDev *q, const void *head, uint32_t head_len,
+                         const void *data, uint32_t len, int nchunks,
+                         uint32_t *chunk_offs)
+{
+    const uint8_t *bytes = data;
+    uint32_t piece = nchunks > 1 ? len / nchunks : len;
+    uint32_t off, chunk, prev = 0, done = 0;
+    int i;
+
+    g_assert_cmpint(nchunks, >=, 1);
+    g_assert_cmpuint(head_len, >=, sizeof(QXLDataChunk));
+    off = qxl_alloc(q, head_len + piece);
+    if (head) {
+        qxl_bar0_write(q, off, head, head_len - sizeof(QXLDataChunk));
+    }
+    chunk = off + head_len - sizeof(QXLDataChunk);
+    for (i = 0; i < nchunks; i++) {
+        uint32_t size = i == nchunks - 1 ? len - done : piece;
+        QXLDataChunk c = {
+            .data_size = size,
+            .prev_chunk = prev ? qxl_phys(q, prev) : 0,
+        };
+
+        if (i > 0) {
+            chunk = qxl_alloc(q, sizeof(c) + size);
+            qxl_bar0_writeq(q, prev + offsetof(QXLDataChunk, next_chunk),
+                            qxl_phys(q, chunk));
+        }
+        qxl_bar0_write(q, chunk, &c, sizeof(c));
+        if (size) {
+            qxl_bar0_write(q, chunk + sizeof(c), bytes + done, size);
+        }
+        if (chunk_offs) {
+            chunk_offs[i] = chunk;
+        }
+        done += size;
+        prev = chunk;
+    }
+    return off;
+}
+
+uint32_t qxl_new_chunks(QXLDev *q, const void *data, uint32_t len,
+                        int nchunks, uint32_t *chunk_offs)
+{
+    return qxl_new_chunked(q, NULL, sizeof(QXLDataChunk), data, len, nchunks,
+                           chunk_offs);
+}
+
+QXLDrawable qxl_drawable_init(uint32_t surface_id, uint8_t type,
+                              const QXLRect *bbox)
+{
+    return (QXLDrawable) {
+        .surface_id = surface_id,
+        .effect = QXL_EFFECT_OPAQUE,
+        .type = type,
+        .bbox = *bbox,
+        .clip.type = SPICE_CLIP_TYPE_NONE,
+        .surfaces_dest = { -1, -1, -1 },
+    };
+}
+
+uint32_t qxl_new_drawable(QXLDev *q, const QXLDrawable *d)
+{
+    uint32_t off = qxl_alloc(q, sizeof(*d));
+    QXLDrawable copy = *d;
+
+    copy.release_info.id = qxl_release_id(off);
+    return put_object(q, off, &copy, sizeof(copy));
+}
+
+uint32_t qxl_new_compat_drawable(QXLDev *q, const QXLCompatDrawable *d)
+{
+    uint32_t off = qxl_alloc(q, sizeof(*d));
+    QXLCompatDrawable copy = *d;
+
+    copy.release_info.id = qxl_release_id(off);
+    return put_object(q, off, &copy, sizeof(copy));
+}
+
+uint32_t qxl_new_clip_rects(QXLDev *q, const QXLRect *rects, uint32_t n,
+                            int nchunks, uint32_t *chunk_offs)
+{
+    QXLClipRects head = { .num_rects = n };
+
+    return qxl_new_chunked(q, &head, sizeof(head), rects,
+                           n * sizeof(QXLRect), nchunks, chunk_offs);
+}
+
+QXLClip qxl_clip_rects(QXLDev *q, uint32_t clip_rects_off)
+{
+    return (QXLClip) {
+        .type = SPICE_CLIP_TYPE_RECTS,
+        .data = qxl_phys(q, clip_rects_off),
+    };
+}
+
+QXLBrush qxl_solid_brush(uint32_t color)
+{
+    return (QXLBrush) {
+        .type = SPICE_BRUSH_TYPE_SOLID,
+        .u.color = color,
+    };
+}
+
+QXLBrush qxl_pattern_brush(QXLDev *q, uint32_t image_off, int32_t x,
+                           int32_t y)
+{
+    return (QXLBrush) {
+        .type = SPICE_BRUSH_TYPE_PATTERN,
+        .u.pattern.pat = qxl_phys(q, image_off),
+        .u.pattern.pos = { .x = x, .y = y },
+    };
+}
+
+uint32_t qxl_new_palette(QXLDev *q, const uint32_t *ents, uint16_t n)
+{
+    uint32_t off = qxl_alloc(q, sizeof(QXLPalette) + n * sizeof(uint32_t));
+    QXLPalette head = { .unique = 0, .num_ents = n };
+
+    qxl_bar0_write(q, off + sizeof(head), ents, n * sizeof(uint32_t));
+    return put_object(q, off, &head, sizeof(head));
+}
+
+/* Bits of one pixel of each SPICE_BITMAP_FMT_*. */
+static const uint8_t bitmap_bpp[] = {
+    [SPICE_BITMAP_FMT_1BIT_LE] = 1, [SPICE_BITMAP_FMT_1BIT_BE] = 1,
+    [SPICE_BITMAP_FMT_4BIT_LE] = 4, [SPICE_BITMAP_FMT_4BIT_BE] = 4,
+    [SPICE_BITMAP_FMT_8BIT] = 8, [SPICE_BITMAP_FMT_16BIT] = 16,
+    [SPICE_BITMAP_FMT_24BIT] = 24, [SPICE_BITMAP_FMT_32BIT] = 32,
+    [SPICE_BITMAP_FMT_RGBA] = 32, [SPICE_BITMAP_FMT_8BIT_A] = 8,
+};
+
+uint32_t qxl_new_bitmap_image(QXLDev *q, const QXLBitmapSpec *b,
+                              uint32_t *chunk_offs)
+{
+    uint32_t off = qxl_alloc(q, sizeof(QXLImage));
+    uint32_t stride = b->stride;
+    uint32_t size, data;
+    QXLImage img = {
+        .descriptor = {
+            .id = off,
+            .type = SPICE_IMAGE_TYPE_BITMAP,
+            .width = b->width,
+            .height = b->height,
+        },
+        .bitmap = {
+            .format = b->format,
+            .flags = QXL_BITMAP_TOP_DOWN,
+            .x = b->width,
+            .y = b->height,
+            .palette = b->palette ? qxl_phys(q, b->palette) : 0,
+        },
+    };
+
+    g_assert_cmpuint(b->format, <, ARRAY_SIZE(bitmap_bpp));
+    if (!stride) {
+        stride = ROUND_UP((b->width * bitmap_bpp[b->format] + 7) / 8, 4);
+    }
+    img.bitmap.stride = stride;
+    size = stride * b->height;
+    if (b->chunks) {
+        data = qxl_new_chunks(q, b->pixels, size, b->chunks, chunk_offs);
+    } else {
+        data = qxl_alloc(q, size);
+        qxl_bar0_write(q, data, b->pixels, size);
+        img.bitmap.flags |= QXL_BITMAP_DIRECT;
+        if (chunk_offs) {
+            chunk_offs[0] = data;
+        }
+    }
+    img.bitmap.data = qxl_phys(q, data);
+    return put_object(q, off, &img, sizeof(img));
+}
+
+uint32_t qxl_new_solid_image(QXLDev *q, uint32_t width, uint32_t height,
+                             uint32_t color)
+{
+    g_autofree uint32_t *pixels = g_new(uint32_t, width * height);
+    QXLBitmapSpec b = {
+        .format = SPICE_BITMAP_FMT_32BIT,
+        .width = width,
+        .height = height,
+        .pixels = pixels,
+    };
+    uint32_t i;
+
+    for (i = 0; i < width * height; i++) {
+        pixels[i] = color;
+    }
+    return qxl_new_bitmap_image(q, &b, NULL);
+}
+
+uint32_t qxl_new_surface_image(QXLDev *q, uint32_t surface_id,
+                               uint32_t width, uint32_t height)
+{
+    uint32_t off = qxl_alloc(q, sizeof(QXLImage));
+    QXLImage img = {
+        .descriptor = {
+            .id = off,
+            .type = SPICE_IMAGE_TYPE_SURFACE,
+            .width = width,
+            .height = height,
+        },
+        .surface_image.surface_id = surface_id,
+    };
+
+    return put_object(q, off, &img, sizeof(img));
+}
+
+uint32_t qxl_new_quic_image(QXLDev *q, uint32_t width, uint32_t height,
+                            const void *data, uint32_t len, int nchunks,
+                            uint32_t *chunk_offs)
+{
+    /* The stream's first chunk is inside the image, right after data_size. */
+    const uint32_t head_len = offsetof(QXLImage, quic.data) +
+                              sizeof(QXLDataChunk);
+    uint8_t head[offsetof(QXLImage, quic.data) + sizeof(QXLDataChunk)];
+    QXLImage img = {
+        .descriptor = {
+            .type = SPICE_IMAGE_TYPE_QUIC,
+            .width = width,
+            .height = height,
+        },
+        .quic.data_size = len,
+    };
+    uint32_t off;
+
+    memset(head, 0, sizeof(head));
+    memcpy(head, &img, offsetof(QXLImage, quic.data));
+    off = qxl_new_chunked(q, head, head_len, data, len, nchunks, chunk_offs);
+    qxl_bar0_writeq(q, off + offsetof(QXLImage, descriptor.id), off);
+    return off;
+}
+
+uint32_t qxl_new_transform(QXLDev *q, const QXLTransform *t)
+{
+    return put_object(q, qxl_alloc(q, sizeof(*t)), t, sizeof(*t));
+}
+
+uint32_t qxl_new_path(QXLDev *q, const QXLPoint *pts, uint32_t n,
+                      int nchunks, uint32_t *chunk_offs)
+{
+    uint32_t len = sizeof(QXLPathSeg) + n * sizeof(QXLPointFix);
+    g_autofree uint8_t *data = g_malloc0(len);
+    QXLPathSeg *seg = (QXLPathSeg *)data;
+    QXLPath head = { .data_size = len };
+    uint32_t i;
+
+    seg->flags = QXL_PATH_BEGIN | QXL_PATH_END;
+    seg->count = n;
+    for (i = 0; i < n; i++) {
+        seg->points[i].x = pts[i].x << 4;
+        seg->points[i].y = pts[i].y << 4;
+    }
+    return qxl_new_chunked(q, &head, sizeof(head), data, len, nchunks,
+                           chunk_offs);
+}
+
+uint32_t qxl_new_line_style(QXLDev *q, const QXLFIXED *dashes, uint8_t n)
+{
+    return put_object(q, qxl_alloc(q, n * sizeof(QXLFIXED)), dashes,
+                      n * sizeof(QXLFIXED));
+}
+
+uint32_t qxl_new_a1_string(QXLDev *q, uint16_t n, uint16_t width,
+                           uint16_t height, const QXLPoint *pos, int nchunks,
+                           uint32_t *chunk_offs)
+{
+    uint32_t bits = height * ((width + 7) / 8);
+    uint32_t glyph_len = sizeof(QXLRasterGlyph) + bits;
+    uint32_t len = n * glyph_len;
+    g_autofree uint8_t *data = g_malloc(len);
+    QXLString head = {
+        .data_size = len,
+        .length = n,
+        .flags = SPICE_STRING_FLAGS_RASTER_A1,
+    };
+    uint16_t i;
+
+    for (i = 0; i < n; i++) {
+        QXLRasterGlyph *g = (QXLRasterGlyph *)(data + i * glyph_len);
+
+        g->render_pos.x = pos->x + i * (width + 1);
+        g->render_pos.y = pos->y;
+        g->glyph_origin.x = 0;
+        g->glyph_origin.y = 0;
+        g->width = width;
+        g->height = height;
+        memset(g->data, 0xff, bits);
+    }
+    return qxl_new_chunked(q, &head, sizeof(head), data, len, nchunks,
+                           chunk_offs);
+}
+
+uint32_t qxl_new_update_cmd(QXLDev *q, uint32_t surface_id,
+                            const QXLRect *area)
+{
+    uint32_t off = qxl_alloc(q, sizeof(QXLUpdateCmd));
+    QXLUpdateCmd c = {
+        .release_info.id = qxl_release_id(off),
+        .area = *area,
+        .update_id = 1,
+        .surface_id = surface_id,
+    };
+
+    return put_object(q, off, &c, sizeof(c));
+}
+
+uint32_t qxl_new_message(QXLDev *q, const char *text)
+{
+    uint32_t len = strlen(text) + 1;
+    uint32_t off = qxl_alloc(q, sizeof(QXLMessage) + len);
+
+    qxl_init_release_info(q, off);
+    qxl_bar0_write(q, off + sizeof(QXLMessage), text, len);
+    return off;
+}
+
+uint32_t qxl_new_cursor_cmd(QXLDev *q, const QXLCursorCmd *c)
+{
+    uint32_t off = qxl_alloc(q, sizeof(*c));
+    QXLCursorCmd copy = *c;
+
+    copy.release_info.id = qxl_release_id(off);
+    return put_object(q, off, &copy, sizeof(copy));
+}
+
+uint32_t qxl_new_cursor_shape_chunked(QXLDev *q, uint16_t width,
+                                      uint16_t height, uint32_t argb,
+                                      int nchunks, uint32_t *chunk_offs)
+{
+    uint32_t len = width * height * 4;
+    g_autofree uint32_t *pixels = g_new(uint32_t, width * height);
+    QXLCursor head = {
+        .header = {
+            .type = SPICE_CURSOR_TYPE_ALPHA,
+            .width = width,
+            .height = height,
+        },
+        .data_size = len,
+    };
+    uint32_t i;
+
+    for (i = 0; i < width * height; i++) {
+        pixels[i] = argb;
+    }
+    return qxl_new_chunked(q, &head, sizeof(head), pixels, len, nchunks,
+                           chunk_offs);
+}
+
 /* ---- rings -------------------------------------------------------------- */
 
 uint32_t qxl_ring_off(QXLDev *q, QXLRingKind ring)
@@ -708,6 +1080,32 @@ void qxl_assert_draws(QXLDev *q)
     g_assert_cmphex(qxl_primary_pixel(q, 40, 40, 64 * 4), ==, 0);
     qxl_destroy_primary(q);
     g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+}
+
+void qxl_assert_no_error(QXLDev *q)
+{
+    uint32_t pending = qxl_int_pending(q);
+
+    if (pending & QXL_INTERRUPT_ERROR) {
+        g_printerr("unexpected QXL_INTERRUPT_ERROR (int_pending 0x%x)\n",
+                   pending);
+        g_test_fail();
+    }
+    qxl_assert_alive(q);
+}
+
+void qxl_assert_rendered(QXLDev *q, uint32_t width, uint32_t height)
+{
+    QXLRect all = { .top = 0, .left = 0, .bottom = height, .right = width };
+
+    if (!qxl_wait_ring_empty(q, QXL_RING_CMD) ||
+        !qxl_wait_ring_empty(q, QXL_RING_CURSOR)) {
+        g_printerr("the device stopped taking commands (int_pending 0x%x)\n",
+                   qxl_int_pending(q));
+        g_test_fail();
+    }
+    qxl_update_area(q, 0, &all);
+    qxl_assert_no_error(q);
 }
 
 void qxl_assert_guest_bug(QXLDev *q)

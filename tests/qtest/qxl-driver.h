@@ -65,6 +65,9 @@ typedef struct QXLDev {
  * that a device crash or hang fails that one test and the rest still run.
  */
 void qxl_test_add(const char *path, void (*fn)(void));
+/* The same, for a test that takes @data (a row of a table, say). */
+void qxl_test_add_data(const char *path, const void *data,
+                       void (*fn)(const void *data));
 
 /*
  * Start a pc VM with "-device @device,id=qxl0,addr=2.0" (e.g. "qxl-vga" or
@@ -150,6 +153,101 @@ uint32_t qxl_new_cursor_set(QXLDev *q, uint32_t shape_off);
 uint32_t qxl_new_cursor_move(QXLDev *q, int16_t x, int16_t y);
 
 /*
+ * Builders of the objects commands point to.  Each returns the BAR 0
+ * offset of what it wrote; chunked objects also give the BAR 0 offsets of
+ * their QXLDataChunk headers in @chunk_offs (when not NULL), which has
+ * room for @nchunks entries.  @len bytes are split evenly over @nchunks
+ * chunks (the last one takes the rest).
+ */
+
+/*
+ * A structure of @head_len bytes whose last member is the first
+ * QXLDataChunk of a list (@head may be NULL: zeroes; its chunk header is
+ * filled in), followed by @data over @nchunks chunks.
+ */
+uint32_t qxl_new_chunked(QXLDev *q, const void *head, uint32_t head_len,
+                         const void *data, uint32_t len, int nchunks,
+                         uint32_t *chunk_offs);
+/* A bare QXLDataChunk list holding @data. */
+uint32_t qxl_new_chunks(QXLDev *q, const void *data, uint32_t len,
+                        int nchunks, uint32_t *chunk_offs);
+
+/* A drawable / qxl-1 drawable as given, with a release id of its own. */
+uint32_t qxl_new_drawable(QXLDev *q, const QXLDrawable *d);
+uint32_t qxl_new_compat_drawable(QXLDev *q, const QXLCompatDrawable *d);
+/* A QXLDrawable of @type on @surface_id over @bbox, no clip, no sources. */
+QXLDrawable qxl_drawable_init(uint32_t surface_id, uint8_t type,
+                              const QXLRect *bbox);
+
+/* QXLClipRects of @n rects; qxl_clip_rects() makes a clip of them. */
+uint32_t qxl_new_clip_rects(QXLDev *q, const QXLRect *rects, uint32_t n,
+                            int nchunks, uint32_t *chunk_offs);
+QXLClip qxl_clip_rects(QXLDev *q, uint32_t clip_rects_off);
+
+/* Brushes. */
+QXLBrush qxl_solid_brush(uint32_t color);
+QXLBrush qxl_pattern_brush(QXLDev *q, uint32_t image_off, int32_t x,
+                           int32_t y);
+
+/* A QXLPalette of @n entries. */
+uint32_t qxl_new_palette(QXLDev *q, const uint32_t *ents, uint16_t n);
+
+typedef struct QXLBitmapSpec {
+    uint8_t format;             /* SPICE_BITMAP_FMT_* */
+    uint32_t width, height;
+    uint32_t stride;            /* 0: the shortest line, 4-byte aligned */
+    const void *pixels;         /* stride * height bytes, top-down */
+    uint32_t palette;           /* BAR 0 offset of a QXLPalette, or 0 */
+    int chunks;                 /* 0: flat; else that many chunks */
+} QXLBitmapSpec;
+
+/*
+ * A BITMAP QXLImage.  For a chunked one, @chunk_offs gets the chunk
+ * headers of its pixels; for a flat one, its first entry gets the BAR 0
+ * offset of the pixels.
+ */
+uint32_t qxl_new_bitmap_image(QXLDev *q, const QXLBitmapSpec *b,
+                              uint32_t *chunk_offs);
+/* A flat 32 bpp @width x @height image of one colour. */
+uint32_t qxl_new_solid_image(QXLDev *q, uint32_t width, uint32_t height,
+                             uint32_t color);
+/* A SURFACE QXLImage: the pixels of surface @surface_id. */
+uint32_t qxl_new_surface_image(QXLDev *q, uint32_t surface_id,
+                               uint32_t width, uint32_t height);
+/* A QUIC QXLImage whose stream is @data, in @nchunks chunks. */
+uint32_t qxl_new_quic_image(QXLDev *q, uint32_t width, uint32_t height,
+                            const void *data, uint32_t len, int nchunks,
+                            uint32_t *chunk_offs);
+/* A QXLTransform (16.16 fixed point, pixman's layout). */
+uint32_t qxl_new_transform(QXLDev *q, const QXLTransform *t);
+
+/* A QXLPath of one open polyline through @n points (whole pixels). */
+uint32_t qxl_new_path(QXLDev *q, const QXLPoint *pts, uint32_t n,
+                      int nchunks, uint32_t *chunk_offs);
+/* A line style of @n dashes (QXLFIXED, 28.4). */
+uint32_t qxl_new_line_style(QXLDev *q, const QXLFIXED *dashes, uint8_t n);
+/*
+ * A QXLString of @n solid A1 glyphs of @width x @height, side by side
+ * from @pos (each glyph's top left corner) with one pixel between them.
+ */
+uint32_t qxl_new_a1_string(QXLDev *q, uint16_t n, uint16_t width,
+                           uint16_t height, const QXLPoint *pos, int nchunks,
+                           uint32_t *chunk_offs);
+
+/* Other ring objects. */
+uint32_t qxl_new_update_cmd(QXLDev *q, uint32_t surface_id,
+                            const QXLRect *area);
+uint32_t qxl_new_message(QXLDev *q, const char *text);
+uint32_t qxl_new_cursor_cmd(QXLDev *q, const QXLCursorCmd *c);
+/*
+ * An ALPHA cursor shape of @width x @height whose pixels (all @argb) are
+ * in @nchunks chunks.
+ */
+uint32_t qxl_new_cursor_shape_chunked(QXLDev *q, uint16_t width,
+                                      uint16_t height, uint32_t argb,
+                                      int nchunks, uint32_t *chunk_offs);
+
+/*
  * Rings.  qxl_push() follows the ring protocol: wait for space, store the
  * command, bump prod, notify only when prod hits notify_on_prod.
  */
@@ -194,6 +292,13 @@ void qxl_reset(QXLDev *q);
  * primary; no ERROR on the way.
  */
 void qxl_assert_draws(QXLDev *q);
+/*
+ * The device took everything pushed (rings empty), the primary of
+ * @width x @height is rendered (UPDATE_AREA), and no ERROR is pending.
+ */
+void qxl_assert_rendered(QXLDev *q, uint32_t width, uint32_t height);
+/* No ERROR pending and the VM still runs. */
+void qxl_assert_no_error(QXLDev *q);
 /*
  * The device flagged a guest bug: ERROR pending and, if unmasked, INTx
  * raised (the test is marked failed but goes on if not), the VM still
