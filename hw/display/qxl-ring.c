@@ -239,26 +239,26 @@ static bool qxl_ring_refusing(PCIQXLDevice *d)
 
 bool qxl_ring_req_cmd_notification(PCIQXLDevice *d)
 {
+    QXLRingView r = QXL_RING_VIEW(&d->ram->cmd_ring, &d->cmd_cons);
+    bool wait;
+
     if (qxl_ring_refusing(d)) {
         return true;
     }
-
-    QXLRingView r = QXL_RING_VIEW(&d->ram->cmd_ring, &d->cmd_cons);
-    bool wait = qxl_ring_wait(&r);
-
+    wait = qxl_ring_wait(&r);
     qxl_ring_dirty(d, &d->ram->cmd_ring, sizeof(d->ram->cmd_ring));
     return wait;
 }
 
 bool qxl_ring_req_cursor_notification(PCIQXLDevice *d)
 {
+    QXLRingView r = QXL_RING_VIEW(&d->ram->cursor_ring, &d->cursor_cons);
+    bool wait;
+
     if (qxl_ring_refusing(d)) {
         return true;
     }
-
-    QXLRingView r = QXL_RING_VIEW(&d->ram->cursor_ring, &d->cursor_cons);
-    bool wait = qxl_ring_wait(&r);
-
+    wait = qxl_ring_wait(&r);
     qxl_ring_dirty(d, &d->ram->cursor_ring, sizeof(d->ram->cursor_ring));
     return wait;
 }
