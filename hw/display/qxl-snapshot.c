@@ -1249,9 +1249,9 @@ static bool walk_target(QXLWalk *w, uint32_t surface_id)
 }
 
 /*
- * The surfaces a drawable reads: ones spice-server holds (or it drops the
- * drawable), and the area read of each other than the target inside it
- * (spice-server renders that area first, and aborts on a bad one).
+ * The surfaces a drawable reads: ones spice-server holds, and the area
+ * read of each other than the target inside it (spice-server renders that
+ * area first, and aborts on a bad one).
  */
 static bool walk_deps(QXLWalk *w, QXLDrawable *dr)
 {
@@ -1267,7 +1267,7 @@ static bool walk_deps(QXLWalk *w, QXLDrawable *dr)
             return false;
         }
         if (!qxl_surface_held(w->d, id, &held)) {
-            w->s->dropped = true;
+            qxl_guest_bug(w->d, "source surface %d does not exist", id);
             return false;
         }
         if (id != dr->surface_id &&
@@ -1345,9 +1345,6 @@ static bool walk_drawable(QXLWalk *w, QXLPHYSICAL phys, bool compat)
         };
     }
     if (!walk_deps(w, dr)) {
-        if (w->s->dropped) {
-            return true;
-        }
         return false;
     }
     /*
