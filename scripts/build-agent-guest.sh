@@ -2,9 +2,10 @@
 # Build the agent test guest from Debian packages only:
 #   - a Debian bookworm minbase root file system (debootstrap) with the
 #     unmodified SPICE guest agent (spice-vdagent: spice-vdagentd and the
-#     X session agent), Xorg, xrandr and xclip, our VDI port bridge
-#     (contrib/vdi-port-bridge) and our init (tests/guest/agent-init), as an
-#     ext4 image booted read-only with snapshot=on;
+#     X session agent), Xorg with the modesetting and qxl drivers, xrandr and
+#     xclip, our VDI port bridge (contrib/vdi-port-bridge), the X client
+#     tests/guest/xdraw.c and our init (tests/guest/agent-init), as an ext4
+#     image booted read-only with snapshot=on;
 #   - Debian's kernel (vmlinux, PVH) and a busybox initramfs that loads the
 #     drivers (virtio, bochs DRM, uinput, uio_pci_generic) and switches to
 #     that root.
@@ -12,7 +13,7 @@
 #   scripts/build-agent-guest.sh OUT_LINK
 #
 # Cached under the cache dir, keyed by the inputs (this script, the bridge,
-# the init, package versions); OUT_LINK points at the result.  Needs root
+# the init, the X client, package versions); OUT_LINK points at the result.  Needs root
 # (debootstrap) and about 2 minutes and 500 MB on a cache miss.
 set -euo pipefail
 
@@ -21,7 +22,7 @@ out_link=$(realpath -m "$(dirname "$1")")/$(basename "$1")
 cache=${QEMU_SPICE_CACHE:-$HOME/.cache/qemu-spice-stack}
 suite=bookworm
 mirror=http://deb.debian.org/debian
-packages=spice-vdagent,dbus,dbus-x11,xserver-xorg-core,x11-xserver-utils,xclip,kmod
+packages=spice-vdagent,dbus,dbus-x11,xserver-xorg-core,xserver-xorg-video-qxl,x11-xserver-utils,xclip,kmod
 modules="virtio_pci virtio_blk virtio_console crc32c_generic ext4 bochs qxl uinput uio_pci_generic"
 
 for tool in debootstrap mke2fs busybox cpio gcc; do
@@ -30,10 +31,15 @@ for tool in debootstrap mke2fs busybox cpio gcc; do
         exit 1
     fi
 done
+if [ ! -f /usr/include/X11/Xlib.h ]; then
+    echo "build-agent-guest: libX11 headers are missing (libx11-dev); run scripts/install-deps.sh" >&2
+    exit 1
+fi
 
 kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
 kver_pkg=$(apt-cache policy "$kpkg" | awk '/Candidate:/ { print $2 }')
-key=$( { cat "$0" "$top"/tests/guest/agent-init "$top"/contrib/vdi-port-bridge/*.c \
+key=$( { cat "$0" "$top"/tests/guest/agent-init "$top"/tests/guest/xdraw.c \
+           "$top"/contrib/vdi-port-bridge/*.c \
            "$top"/include/hw/char/vdi-port.h "$top"/tests/guest/extract-vmlinux.py \
            "$top"/tests/guest/module-closure.py;
          echo "$suite $packages $modules $kpkg $kver_pkg"; } | sha256sum | cut -c1-16)
@@ -103,6 +109,9 @@ fi
 gcc -O2 -Wall -Wno-address-of-packed-member -I"$top/include/hw/char" \
     $(pkg-config --cflags spice-protocol) \
     -o "$root/usr/local/bin/vdi-port-bridge" "$top/contrib/vdi-port-bridge/vdi-port-bridge.c"
+# The X client of test_qxl_xorg.py, linked against the guest's own libX11
+# (same Debian release as the host).
+gcc -O2 -Wall -o "$root/usr/local/bin/xdraw" "$top/tests/guest/xdraw.c" -lX11
 install -m 755 "$top/tests/guest/agent-init" "$root/sbin/agent-init"
 mkdir -p "$root/etc/X11/xorg.conf.d"
 cat > "$root/etc/X11/xorg.conf.d/10-test.conf" <<'XORG'
@@ -113,6 +122,36 @@ Section "Device"
     Identifier "card0"
     Driver "modesetting"
     Option "kmsdev" "/dev/dri/card0"
+EndSection
+XORG
+# xdriver=qxl on the kernel command line: Xorg's own qxl driver
+# (xserver-xorg-video-qxl, KMS on the kernel's qxl DRM driver) instead.
+mkdir -p "$root/etc/X11/xorg-qxl.conf.d"
+cat > "$root/etc/X11/xorg-qxl.conf.d/10-test.conf" <<'XORG'
+Section "ServerFlags"
+    Option "AutoAddDevices" "false"
+EndSection
+Section "Device"
+    Identifier "card0"
+    Driver "qxl"
+EndSection
+XORG
+# xdriver=qxl-ums: the same driver without the kernel's (the test also
+# passes module_blacklist=qxl), programming the device itself.  Debian's
+# build reads options left unset as 0 (no heads at all: Xorg crashes at
+# start), so the driver's own defaults are spelled out.
+mkdir -p "$root/etc/X11/xorg-qxl-ums.conf.d"
+cat > "$root/etc/X11/xorg-qxl-ums.conf.d/10-test.conf" <<'XORG'
+Section "ServerFlags"
+    Option "AutoAddDevices" "false"
+EndSection
+Section "Device"
+    Identifier "card0"
+    Driver "qxl"
+    Option "NumHeads" "4"
+    Option "EnableSurfaces" "true"
+    Option "EnableImageCache" "true"
+    Option "EnableFallbackCache" "true"
 EndSection
 XORG
 size=$(( $(du -sm "$root" | cut -f1) + 200 ))
