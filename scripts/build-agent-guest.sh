@@ -31,8 +31,8 @@ for tool in debootstrap mke2fs busybox cpio gcc; do
         exit 1
     fi
 done
-if [ ! -f /usr/include/X11/Xlib.h ]; then
-    echo "build-agent-guest: libX11 headers are missing (libx11-dev); run scripts/install-deps.sh" >&2
+if [ ! -f /usr/include/X11/Xlib.h ] || [ ! -f /usr/include/X11/extensions/Xrender.h ]; then
+    echo "build-agent-guest: libX11/libXrender headers are missing (libx11-dev, libxrender-dev); run scripts/install-deps.sh" >&2
     exit 1
 fi
 
@@ -110,8 +110,8 @@ gcc -O2 -Wall -Wno-address-of-packed-member -I"$top/include/hw/char" \
     $(pkg-config --cflags spice-protocol) \
     -o "$root/usr/local/bin/vdi-port-bridge" "$top/contrib/vdi-port-bridge/vdi-port-bridge.c"
 # The X client of test_qxl_xorg.py, linked against the guest's own libX11
-# (same Debian release as the host).
-gcc -O2 -Wall -o "$root/usr/local/bin/xdraw" "$top/tests/guest/xdraw.c" -lX11
+# and libXrender (same Debian release as the host).
+gcc -O2 -Wall -o "$root/usr/local/bin/xdraw" "$top/tests/guest/xdraw.c" -lX11 -lXrender
 install -m 755 "$top/tests/guest/agent-init" "$root/sbin/agent-init"
 mkdir -p "$root/etc/X11/xorg.conf.d"
 cat > "$root/etc/X11/xorg.conf.d/10-test.conf" <<'XORG'
@@ -139,7 +139,9 @@ XORG
 # xdriver=qxl-ums: the same driver without the kernel's (the test also
 # passes module_blacklist=qxl), programming the device itself.  Debian's
 # build reads options left unset as 0 (no heads at all: Xorg crashes at
-# start), so the driver's own defaults are spelled out.
+# start), so the driver's own defaults are spelled out.  Render fallbacks
+# are logged (to Xorg's stderr, /tmp/xorg.out): test_qxl_xorg.py checks
+# its composites went to the device.
 mkdir -p "$root/etc/X11/xorg-qxl-ums.conf.d"
 cat > "$root/etc/X11/xorg-qxl-ums.conf.d/10-test.conf" <<'XORG'
 Section "ServerFlags"
@@ -152,6 +154,7 @@ Section "Device"
     Option "EnableSurfaces" "true"
     Option "EnableImageCache" "true"
     Option "EnableFallbackCache" "true"
+    Option "DebugRenderFallbacks" "true"
 EndSection
 XORG
 size=$(( $(du -sm "$root" | cut -f1) + 200 ))

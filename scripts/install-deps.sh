@@ -58,7 +58,7 @@ pkgs=(
     seabios ipxe-qemu qemu-system-data
     busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
     python3-gi gir1.2-spiceclientglib-2.0 gir1.2-glib-2.0
-    libspice-client-glib-2.0-dev libx11-dev
+    libspice-client-glib-2.0-dev libx11-dev libxrender-dev
     spice-client-gtk virt-viewer
     imagemagick netcat-openbsd
 )

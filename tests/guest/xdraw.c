@@ -8,9 +8,11 @@
  * plain background; on it fills, a 32-bit XPutImage pattern, copies within
  * the window (one overlapping itself) and from a Pixmap, a 1-bit Pixmap
  * through XCopyPlane and as an opaque stipple, core-font text
- * (XDrawString, XDrawImageString) and lines (width 0 and wider, solid,
- * on-off and double dashed; XDrawLine, XDrawLines, XDrawRectangle); last a
- * small marker.  The geometry below is repeated in the test, which
+ * (XDrawString, XDrawImageString), lines (width 0 and wider, solid,
+ * on-off and double dashed; XDrawLine, XDrawLines, XDrawRectangle) and
+ * what anti-aliased text and translucent images are made of, Render
+ * composites: an ARGB image over the window, a solid colour through an A8
+ * mask, A8 glyphs (XRenderCompositeString8); last a small marker.  The geometry below is repeated in the test, which
  * computes the picture it must see; what depends on the font is printed.
  *
  * Output on stdout, one line each, starting with "XDRAW: ":
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <X11/extensions/Xrender.h>
 
 #define WIN_W 720
 #define WIN_H 520
@@ -52,6 +55,15 @@
 #define DDASH_FG    0xff00ff
 #define DDASH_BG    0x00c0c0
 #define MARKER      0x12ab34
+#define RENDER_BG   0x305070
+#define MASK_SRC    0xffff8000  /* premultiplied ARGB */
+#define GLYPH_SRC   0xff40e0c0
+
+#define ARGB_W 64
+#define ARGB_H 32
+#define GLYPH_W 12
+#define GLYPH_H 16
+#define GLYPH_ADVANCE 14
 
 #define IMG_W 64
 #define IMG_H 48
@@ -72,6 +84,108 @@ static int bit(int x, int y)
     return (x * 7 + y * 3) % 5 < 2 || x == y;
 }
 
+/* Premultiplied ARGB source of the OVER composite. */
+static unsigned long argb(int x, int y)
+{
+    unsigned a = (x * 4) & 0xff;
+
+    return ((unsigned long)a << 24) | (a << 16) | ((a * y / 31) << 8) | (a / 2);
+}
+
+static unsigned mask_alpha(int x, int y)
+{
+    return (x * 4 + y * 2) % 256;
+}
+
+static unsigned glyph_alpha(int i, int x, int y)
+{
+    return (x + y + i) % 3 ? ((x + i * 5) * 20 + y * 7) % 256 : 0;
+}
+
+typedef struct Render {
+    Picture win, argb, mask, mask_src, glyph_src;
+    GlyphSet glyphs;
+    XRenderPictFormat *a8;
+} Render;
+
+/* A 1x1 repeating picture of one premultiplied ARGB colour. */
+static Picture solid_picture(Display *dpy, Window win, XRenderPictFormat *fmt,
+                             unsigned long colour)
+{
+    Pixmap pm = XCreatePixmap(dpy, win, 1, 1, 32);
+    XRenderPictureAttributes pa = { .repeat = RepeatNormal };
+    GC gc = XCreateGC(dpy, pm, 0, NULL);
+
+    XSetForeground(dpy, gc, colour);
+    XFillRectangle(dpy, pm, gc, 0, 0, 1, 1);
+    XFreeGC(dpy, gc);
+    return XRenderCreatePicture(dpy, pm, fmt, CPRepeat, &pa);
+}
+
+static int render_setup(Display *dpy, Window win, Visual *visual, Render *r)
+{
+    XRenderPictFormat *argb32 = XRenderFindStandardFormat(dpy, PictStandardARGB32);
+    int event, error, stride = (GLYPH_W + 3) & ~3;
+    Glyph gids[3] = { 'a', 'b', 'c' };
+    XGlyphInfo info[3];
+    char *bits = calloc(3, stride * GLYPH_H);
+    XImage *img;
+    Pixmap pm;
+    GC gc;
+
+    if (!XRenderQueryExtension(dpy, &event, &error) || !argb32) {
+        return 0;
+    }
+    r->a8 = XRenderFindStandardFormat(dpy, PictStandardA8);
+    r->win = XRenderCreatePicture(dpy, win, XRenderFindVisualFormat(dpy, visual),
+                                  0, NULL);
+
+    pm = XCreatePixmap(dpy, win, ARGB_W, ARGB_H, 32);
+    img = XCreateImage(dpy, visual, 32, ZPixmap, 0, malloc(ARGB_W * ARGB_H * 4),
+                       ARGB_W, ARGB_H, 32, 0);
+    for (int y = 0; y < ARGB_H; y++) {
+        for (int x = 0; x < ARGB_W; x++) {
+            XPutPixel(img, x, y, argb(x, y));
+        }
+    }
+    gc = XCreateGC(dpy, pm, 0, NULL);
+    XPutImage(dpy, pm, gc, img, 0, 0, 0, 0, ARGB_W, ARGB_H);
+    XFreeGC(dpy, gc);
+    XDestroyImage(img);
+    r->argb = XRenderCreatePicture(dpy, pm, argb32, 0, NULL);
+
+    pm = XCreatePixmap(dpy, win, ARGB_W, ARGB_H, 8);
+    img = XCreateImage(dpy, visual, 8, ZPixmap, 0, malloc(ARGB_W * ARGB_H),
+                       ARGB_W, ARGB_H, 8, 0);
+    for (int y = 0; y < ARGB_H; y++) {
+        for (int x = 0; x < ARGB_W; x++) {
+            XPutPixel(img, x, y, mask_alpha(x, y));
+        }
+    }
+    gc = XCreateGC(dpy, pm, 0, NULL);
+    XPutImage(dpy, pm, gc, img, 0, 0, 0, 0, ARGB_W, ARGB_H);
+    XFreeGC(dpy, gc);
+    XDestroyImage(img);
+    r->mask = XRenderCreatePicture(dpy, pm, r->a8, 0, NULL);
+
+    r->mask_src = solid_picture(dpy, win, argb32, MASK_SRC);
+    r->glyph_src = solid_picture(dpy, win, argb32, GLYPH_SRC);
+
+    r->glyphs = XRenderCreateGlyphSet(dpy, r->a8);
+    for (int i = 0; i < 3; i++) {
+        info[i] = (XGlyphInfo) { .width = GLYPH_W, .height = GLYPH_H,
+                                 .xOff = GLYPH_ADVANCE };
+        for (int y = 0; y < GLYPH_H; y++) {
+            for (int x = 0; x < GLYPH_W; x++) {
+                bits[i * stride * GLYPH_H + y * stride + x] = glyph_alpha(i, x, y);
+            }
+        }
+    }
+    XRenderAddGlyphs(dpy, r->glyphs, gids, info, 3, bits, 3 * stride * GLYPH_H);
+    free(bits);
+    return 1;
+}
+
 static const char text1[] = "Hello, QXL! 0123 gjpqy";
 static const char text2[] = "Image text #42";
 
@@ -90,7 +204,7 @@ static void report_text(XFontStruct *font, const char *name, int x, int y,
 
 static void draw(Display *dpy, Window win, Visual *visual, int depth,
                  XFontStruct *font, Pixmap pixmap, Pixmap bitmap, XImage *img,
-                 int reported)
+                 Render *r, int reported)
 {
     GC gc = XCreateGC(dpy, win, 0, NULL);
     GC pgc = XCreateGC(dpy, pixmap, 0, NULL);
@@ -181,6 +295,18 @@ static void draw(Display *dpy, Window win, Visual *visual, int depth,
     XDrawLine(dpy, win, gc, 300, 340, 500, 370);
     XSetLineAttributes(dpy, gc, 0, LineSolid, CapButt, JoinMiter);
 
+    /* Render: ARGB over, solid through an A8 mask, A8 glyphs. */
+    XSetForeground(dpy, gc, RENDER_BG);
+    XFillRectangle(dpy, win, gc, 20, 400, ARGB_W, ARGB_H);
+    XFillRectangle(dpy, win, gc, 100, 400, ARGB_W, ARGB_H);
+    XFillRectangle(dpy, win, gc, 180, 400, 3 * GLYPH_ADVANCE, GLYPH_H);
+    XRenderComposite(dpy, PictOpOver, r->argb, None, r->win, 0, 0, 0, 0,
+                     20, 400, ARGB_W, ARGB_H);
+    XRenderComposite(dpy, PictOpOver, r->mask_src, r->mask, r->win, 0, 0, 0, 0,
+                     100, 400, ARGB_W, ARGB_H);
+    XRenderCompositeString8(dpy, PictOpOver, r->glyph_src, r->win, r->a8,
+                            r->glyphs, 0, 0, 180, 400, "abc", 3);
+
     /* Last: the marker. */
     XSetForeground(dpy, gc, MARKER);
     XFillRectangle(dpy, win, gc, WIN_W - 30, WIN_H - 30, 20, 20);
@@ -200,6 +326,7 @@ int main(void)
     Pixmap pixmap, bitmap;
     Window win;
     int screen, depth, drawn = 0;
+    Render render;
     char *bits;
 
     if (!dpy) {
@@ -257,6 +384,11 @@ int main(void)
     }
     bitmap = XCreateBitmapFromData(dpy, win, bits, BITMAP_W, BITMAP_H);
 
+    if (!render_setup(dpy, win, vinfo.visual, &render)) {
+        printf("XDRAW: error: no Render extension\n");
+        return 1;
+    }
+
     XMapRaised(dpy, win);
     for (;;) {
         XEvent ev;
@@ -269,7 +401,7 @@ int main(void)
         while (XCheckTypedWindowEvent(dpy, win, Expose, &ev)) {
         }
         draw(dpy, win, vinfo.visual, depth, font, pixmap, bitmap, img,
-             drawn);
+             &render, drawn);
         printf("XDRAW: done %d\n", ++drawn);
     }
 }

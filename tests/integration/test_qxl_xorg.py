@@ -1,19 +1,25 @@
-"""Xorg's own qxl driver (xserver-xorg-video-qxl, KMS on the Linux qxl DRM
-driver) draws through the device's command checks to a spice-gtk client.
+"""Xorg's own qxl driver (xserver-xorg-video-qxl) draws through the
+device's command checks to a spice-gtk client, in both of its modes: KMS
+(on the Linux qxl DRM driver, what a distribution runs) and UMS (the kernel
+driver kept out; Xorg's driver programs the device itself and keeps its
+pixmaps in device surfaces).
 
-In the agent guest booted with xdriver=qxl, the X client tests/guest/xdraw.c
-draws a known scene with core X11 requests: fills, a 32-bit XPutImage,
-XCopyArea within the window (once onto itself) and from a Pixmap, a 1-bit
-Pixmap through XCopyPlane and as an opaque stipple, core-font text
-(XDrawString, XDrawImageString) and lines (XDrawLine, XDrawLines,
-XDrawRectangle; width 0 and wider; solid, on-off and double dashed).  The
-driver turns them into QXL commands (fills, copies of bitmaps and of
-surfaces, COPY_BITS; what it cannot accelerate it renders itself and
-uploads as bitmaps); every one is copied and checked by the device before
-spice-server sees it.  The client must then show:
+In the agent guest the X client tests/guest/xdraw.c draws a known scene:
+with core X11 requests fills, a 32-bit XPutImage, XCopyArea within the
+window (once onto itself) and from a Pixmap, a 1-bit Pixmap through
+XCopyPlane and as an opaque stipple, core-font text (XDrawString,
+XDrawImageString) and lines (XDrawLine, XDrawLines, XDrawRectangle; width 0
+and wider; solid, on-off and double dashed); with Render an ARGB image
+over the window, a colour through an A8 mask and A8 glyphs.  The driver
+turns them into QXL commands: fills, bitmap uploads, copies (in UMS also
+from surfaces), COPY_BITS and, in UMS, composites; core text and lines it
+renders itself and uploads, it never sends TEXT or STROKE.  Every command
+is copied and checked by the device before spice-server sees it.  The
+client must then show:
 
-- exactly the expected pixels everywhere outside the text and the lines:
-  background, fills, the image, the copies, the 1-bit planes;
+- exactly the expected pixels everywhere outside the text and the lines
+  (background, fills, the image, the copies, the 1-bit planes), and the
+  Render results within 2 per channel of pixman's;
 - in a line's box: its colour along it (all along it for thin lines, its
   whole core for wide ones, dashes of about the right length), nothing
   else far from it;
@@ -21,7 +27,8 @@ spice-server sees it.  The client must then show:
   cell, nothing but foreground or background there (XDrawImageString: its
   whole box is foreground or its background colour);
 
-and QEMU must stay up with no guest bug logged (vm.py checks qemu.stderr).
+in UMS no Render composite may have fallen back to software, and QEMU must
+stay up with no guest bug logged (vm.py checks qemu.stderr).
 """
 import array
 import math
@@ -52,6 +59,13 @@ IMG_W, IMG_H = 64, 48
 PIXMAP_W, PIXMAP_H = 96, 64
 BITMAP_W, BITMAP_H = 48, 32
 MARKER_RECT = (WIN_W - 30, WIN_H - 30, 20, 20)
+RENDER_BG = 0x305070
+MASK_SRC, GLYPH_SRC = 0xffff8000, 0xff40e0c0
+ARGB_W, ARGB_H = 64, 32
+GLYPH_W, GLYPH_H, GLYPH_ADVANCE = 12, 16, 14
+# Render results may differ from pixman's own rounding by this much a
+# channel (a driver or spice-server may composite in steps).
+RENDER_TOLERANCE = 2
 
 
 def pattern(x, y):
@@ -62,12 +76,39 @@ def bit(x, y):
     return (x * 7 + y * 3) % 5 < 2 or x == y
 
 
+def argb(x, y):
+    a = (x * 4) & 0xff
+    return (a << 24) | (a << 16) | ((a * y // 31) << 8) | (a // 2)
+
+
+def mask_alpha(x, y):
+    return (x * 4 + y * 2) % 256
+
+
+def glyph_alpha(i, x, y):
+    return ((x + i * 5) * 20 + y * 7) % 256 if (x + y + i) % 3 else 0
+
+
+def mul_un8(a, b):
+    """pixman's a * b / 255, rounded."""
+    t = a * b + 0x80
+    return ((t >> 8) + t) >> 8
+
+
+def over(src, alpha, dst):
+    """Premultiplied src (0xAARRGGBB) IN alpha, OVER an opaque dst."""
+    s = [mul_un8((src >> sh) & 0xff, alpha) for sh in (24, 16, 8, 0)]
+    return sum((s[i] + mul_un8((dst >> sh) & 0xff, 255 - s[0])) << sh
+               for i, sh in ((1, 16), (2, 8), (3, 0)))
+
+
 # ---- the exact part: everything but text and lines -------------------------
 
 class Canvas:
     def __init__(self, w, h, colour):
         self.w, self.h = w, h
         self.px = [colour] * (w * h)
+        self.tolerance = bytearray(w * h)
 
     def fill(self, x, y, w, h, colour):
         for yy in range(y, y + h):
@@ -77,6 +118,14 @@ class Canvas:
         for yy in range(h):
             for xx in range(w):
                 self.px[(y + yy) * self.w + x + xx] = fn(xx, yy)
+
+    def composite(self, x, y, w, h, fn):
+        """fn(x, y, dst) of each pixel; its result only near pixman's."""
+        for yy in range(h):
+            for xx in range(w):
+                i = (y + yy) * self.w + x + xx
+                self.px[i] = fn(xx, yy, self.px[i])
+                self.tolerance[i] = RENDER_TOLERANCE
 
     def copy_from(self, src, sx, sy, w, h, dx, dy):
         block = [src.px[(sy + yy) * src.w + sx: (sy + yy) * src.w + sx + w]
@@ -101,8 +150,18 @@ def exact_scene():
           lambda x, y: PLANE_FG if bit(x, y) else PLANE_BG)
     c.put(550, 20, 100, 40,
           lambda x, y: STIP_FG if bit(x % BITMAP_W, y % BITMAP_H) else STIP_BG)
+    c.fill(20, 400, ARGB_W, ARGB_H, RENDER_BG)
+    c.fill(100, 400, ARGB_W, ARGB_H, RENDER_BG)
+    c.fill(180, 400, 3 * GLYPH_ADVANCE, GLYPH_H, RENDER_BG)
+    c.composite(20, 400, ARGB_W, ARGB_H, lambda x, y, d: over(argb(x, y), 255, d))
+    c.composite(100, 400, ARGB_W, ARGB_H,
+                lambda x, y, d: over(MASK_SRC, mask_alpha(x, y), d))
+    c.composite(180, 400, 3 * GLYPH_ADVANCE, GLYPH_H,
+                lambda x, y, d: over(GLYPH_SRC, glyph_alpha(
+                    x // GLYPH_ADVANCE, x % GLYPH_ADVANCE, y)
+                    if x % GLYPH_ADVANCE < GLYPH_W else 0, d))
     c.fill(*MARKER_RECT, MARKER)
-    return c.px
+    return c
 
 
 # ---- the loose part: text and lines ------------------------------------------
@@ -286,12 +345,16 @@ def check_scene(pixels, texts, exact=None):
         for y in range(y0, y1):
             loose[y * WIN_W + x0: y * WIN_W + x1] = b"\1" * (x1 - x0)
         e.check(pix, problems)
+    want, tolerance = exact.px, exact.tolerance
     wrong = [i for i in range(WIN_W * WIN_H)
-             if not loose[i] and pixels[i] != exact[i]]
+             if not loose[i] and pixels[i] != want[i] and (
+                 not tolerance[i] or max(
+                     abs(((pixels[i] >> sh) & 0xff) - ((want[i] >> sh) & 0xff))
+                     for sh in (16, 8, 0)) > tolerance[i])]
     if wrong:
         problems.insert(0, "%d pixels outside text and lines differ, first %s" % (
             len(wrong), ["(%d,%d)=%06x not %06x" % (i % WIN_W, i // WIN_W,
-                                                   pixels[i], exact[i])
+                                                   pixels[i], want[i])
                          for i in wrong[:6]]))
     return problems
 
@@ -394,6 +457,25 @@ def run_scene(ctx, name, kms):
             client.save_png(0, os.path.join(vm.logdir, "capture.png"))
             assert not problems, "the client's picture is wrong: %s" % (
                 "; ".join(problems))
+
+            if not kms:
+                # The Render composites went to the device as QXL composite
+                # commands (the driver needs a client that can draw them),
+                # not through a software fallback.
+                vm.shell("echo XORG\"\"-FALLBACKS"
+                         " $(grep -c 'Composite fallback' /tmp/xorg.out)"
+                         " $(grep -c 'No composite' /tmp/xorg.out)"
+                         " $(grep -c 'fallback' /tmp/xorg.out) END\"\"-FALLBACKS")
+                vm.wait_serial("END-FALLBACKS", 30, pump=client.pump)
+                m = re.search(r"XORG-FALLBACKS (\d+) (\d+) (\d+) END-FALLBACKS",
+                              vm.serial_text)
+                assert m and m.group(3) != "0", (
+                    "Xorg logged no fallback at all: are Render fallbacks "
+                    "logged? (%s)" % (m and m.groups(),))
+                assert m.group(1) == "0" and m.group(2) == "0", (
+                    "Render composites fell back to software (%s composite "
+                    "fallbacks, %s 'No composite'): they did not reach the "
+                    "device" % m.groups()[:2])
 
             assert vm.proc.poll() is None, "QEMU exited"
             assert vm.qmp.cmd("query-status")["status"] == "running"
