@@ -52,7 +52,7 @@
 #define WHITE   0xffffff
 
 /*
- * ROP3 codes: spice-server's canvas implements 219 of the 256 and aborts
+ * ROP3 codes: spice-server's canvas implements 218 of the 256 and aborts
  * on the others, those with a simpler equivalent (SRCCOPY, BLACKNESS...).
  */
 #define ROP3_DPSXX      0x96    /* dest ^ pattern ^ source */
