@@ -48,7 +48,8 @@
 
 /* Side of a cursor, and bytes of its shape. */
 #define QXL_MAX_CURSOR_SIDE         512
-#define QXL_MAX_CURSOR_BYTES        (QXL_MAX_CURSOR_SIDE * QXL_MAX_CURSOR_SIDE * 4)
+#define QXL_MAX_CURSOR_BYTES \
+    (QXL_MAX_CURSOR_SIDE * QXL_MAX_CURSOR_SIDE * 4)
 
 /* Text of a QXL_CMD_MESSAGE that is traced (the rest is ignored). */
 #define QXL_MAX_MESSAGE_TRACE       256

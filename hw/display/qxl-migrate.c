@@ -90,8 +90,11 @@ static void qxl_replay_commands(PCIQXLDevice *d)
         };
         QXLSnapshot *s;
 
-        if (surfaces[i] && (s = qxl_snapshot_take(d, &cmd, false,
-                                                  &cmds[n]))) {
+        if (!surfaces[i]) {
+            continue;
+        }
+        s = qxl_snapshot_take(d, &cmd, false, &cmds[n]);
+        if (s) {
             qxl_snapshot_accept(d, s);
             n++;
         }

@@ -114,7 +114,7 @@ static bool qxl_ring_pop(QXLRingView *r)
     uint32_t cons = ++*r->own;
 
     ring_set(r->cons, cons);
-    smp_mb();
+    smp_mb();   /* cons is visible before notify_on_cons is read */
     return cons == ring_get(r->notify_on_cons);
 }
 
@@ -127,7 +127,7 @@ static bool qxl_ring_wait(QXLRingView *r)
         return false;
     }
     ring_set(r->notify_on_prod, cons + 1);
-    smp_mb();
+    smp_mb();   /* notify_on_prod is visible before prod is read again */
     return ring_get(r->prod) == cons;
 }
 
@@ -300,7 +300,7 @@ static int qxl_ring_publish_locked(PCIQXLDevice *d)
     }
     prod = ++*r.own;
     ring_set(r.prod, prod);
-    smp_mb();
+    smp_mb();   /* prod is visible before the next slot is opened */
     ring->items[prod & (r.size - 1)].el = 0;
     d->num_free_res = 0;
     d->last_release_offset = 0;

@@ -51,12 +51,4 @@ void qxl_snapshot_free(PCIQXLDevice *d, QXLSnapshot *s);
 /* True when live snapshots use up the budget: take no more commands. */
 bool qxl_snapshot_budget_full(PCIQXLDevice *d);
 
-/* Surface tracking the checks rely on (qxl-snapshot.c owns it). */
-void qxl_surfaces_init(PCIQXLDevice *d);
-void qxl_surfaces_cleanup(PCIQXLDevice *d);
-void qxl_surfaces_set_dirty(PCIQXLDevice *d);
-void qxl_surfaces_destroyed(PCIQXLDevice *d, uint32_t surface_id);
-bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
-                      uint32_t *height);
-
 #endif /* HW_DISPLAY_QXL_SNAPSHOT_H */

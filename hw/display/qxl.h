@@ -9,10 +9,11 @@
  *                  interrupts
  *   qxl-io.c       I/O port dispatch (sync and async), async bookkeeping
  *   qxl-memslot.c  memslots and the one door to guest memory
- *   qxl-snapshot.c host-owned, checked copies of commands; surface table
+ *   qxl-snapshot.c host-owned, checked copies of commands, their budget
+ *   qxl-drawable.c the checks and copies of what a drawable points to
  *   qxl-ring.c     command, cursor and release rings
  *   qxl-spice.c    the binding: QXLInterface callbacks in, spice_qxl_* out
- *   qxl-surface.c  modes (VGA/COMPAT/NATIVE), primary, surface tracking
+ *   qxl-surface.c  modes (VGA/COMPAT/NATIVE), primary, the surface table
  *   qxl-cursor.c   cursor shape copy/validation, local cursor
  *   qxl-monitors.c monitors config, guest -> SPICE and client -> guest
  *   qxl-render.c   local rendering of the primary (VNC, GTK, screendump)
@@ -287,7 +288,31 @@ void qxl_spice_monitors_config(PCIQXLDevice *d, QXLPHYSICAL phys,
 void qxl_spice_driver_unload(PCIQXLDevice *d);
 void qxl_spice_set_device_info(PCIQXLDevice *d, const char *address);
 
-/* qxl-surface.c */
+/*
+ * qxl-surface.c: modes, the primary, and the secondary surfaces
+ * spice-server holds.  One is LIVE from the accepted command that creates
+ * it, DYING once a command or port destroys it, and FREE again only when
+ * spice-server releases its create command (it frees the surface then).
+ */
+enum {
+    QXL_SURFACE_FREE,
+    QXL_SURFACE_LIVE,
+    QXL_SURFACE_DYING,
+};
+void qxl_surfaces_init(PCIQXLDevice *d);
+void qxl_surfaces_cleanup(PCIQXLDevice *d);
+bool qxl_surface_held(PCIQXLDevice *d, uint32_t surface_id,
+                      QXLSurfaceState *out);
+bool qxl_surface_size(PCIQXLDevice *d, uint32_t surface_id, uint32_t *width,
+                      uint32_t *height);
+uint32_t qxl_surface_depth(uint32_t format);
+uint32_t qxl_surface_life(PCIQXLDevice *d, uint32_t id);
+void qxl_surface_track_create(PCIQXLDevice *d, uint32_t id,
+                              const QXLSurfaceState *st, QXLPHYSICAL cmd);
+void qxl_surface_track_destroy(PCIQXLDevice *d, uint32_t id);
+void qxl_surface_track_release(PCIQXLDevice *d, uint32_t id, void *owner);
+void qxl_surfaces_destroyed(PCIQXLDevice *d, uint32_t surface_id);
+void qxl_surfaces_set_dirty(PCIQXLDevice *d);
 bool qxl_check_surface_format(uint32_t format, uint32_t width,
                               uint32_t height, int32_t stride,
                               uint32_t *bpp);

@@ -296,7 +296,8 @@ int main(int argc, char **argv)
            count / ((t1 - t0) / 1e6),
            ticks * 1e6 / sysconf(_SC_CLK_TCK) / count,
            wstat ? wticks / 1e3 / count : -1.0,
-           waits, waited / 1e6, taken0 < 0 ? -1.0 : (double)(taken - taken0) / count);
+           waits, waited / 1e6,
+           taken0 < 0 ? -1.0 : (double)(taken - taken0) / count);
     qxl_stop(q);
     return 0;
 }
