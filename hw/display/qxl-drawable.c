@@ -828,6 +828,27 @@ static bool composite_op_valid(uint32_t op)
 }
 
 /*
+ * A composite's source or mask (@image) and its @transform; its @opaque
+ * hint is kept only for a 32 bpp surface, which pixman has a format for.
+ */
+static bool walk_composite_image(QXLWalk *w, void *image, void *transform,
+                                 uint32_t opaque, uint32_t *flags,
+                                 const char *what)
+{
+    QXLImageInfo img;
+
+    if (!walk_image(w, image, false, &img, what) ||
+        !walk_source_fits(w, &img, true, what) ||
+        !walk_transform(w, transform)) {
+        return false;
+    }
+    if (img.type != SPICE_IMAGE_TYPE_SURFACE || img.depth != 32) {
+        *flags &= ~opaque;
+    }
+    return true;
+}
+
+/*
  * The flags spice-server passes to pixman: a known operator, the nearest
  * or bilinear filter, the presence bits left to spice-server, and the
  * opaque hints only where pixman has a format for them.
@@ -837,39 +858,32 @@ static bool walk_composite(QXLWalk *w, QXLComposite *c)
     const uint32_t presence = SPICE_COMPOSITE_HAS_MASK |
                               SPICE_COMPOSITE_HAS_SRC_TRANSFORM |
                               SPICE_COMPOSITE_HAS_MASK_TRANSFORM;
-    uint32_t op = c->flags & 0xff;
-    QXLImageInfo src, mask;
+    uint32_t flags = c->flags;
+    uint32_t op = flags & 0xff;
 
-    if (!composite_op_valid(op) || ((c->flags >> 8) & 7) > 1 ||
-        ((c->flags >> 11) & 7) > 1 || c->flags & presence ||
-        c->flags & ~SPICE_COMPOSITE_FLAGS_MASK) {
-        qxl_guest_bug(w->d, "composite flags 0x%x", c->flags);
+    if (!composite_op_valid(op) || ((flags >> 8) & 7) > 1 ||
+        ((flags >> 11) & 7) > 1 || flags & presence ||
+        flags & ~SPICE_COMPOSITE_FLAGS_MASK) {
+        qxl_guest_bug(w->d, "composite flags 0x%x", flags);
         return false;
-    }
-    if (!walk_image(w, &c->src, false, &src, "composite source") ||
-        !walk_source_fits(w, &src, true, "composite source") ||
-        !walk_transform(w, &c->src_transform)) {
-        return false;
-    }
-    if (src.type != SPICE_IMAGE_TYPE_SURFACE || src.depth != 32) {
-        c->flags &= ~SPICE_COMPOSITE_SOURCE_OPAQUE;
     }
     if (w->dst_depth == 8) {
-        c->flags &= ~SPICE_COMPOSITE_DEST_OPAQUE;
+        flags &= ~SPICE_COMPOSITE_DEST_OPAQUE;
+    }
+    if (!walk_composite_image(w, &c->src, &c->src_transform,
+                              SPICE_COMPOSITE_SOURCE_OPAQUE, &flags,
+                              "composite source")) {
+        return false;
     }
     if (!c->mask) {
         c->mask_transform = 0;
-        c->flags &= ~SPICE_COMPOSITE_MASK_OPAQUE;
-        return true;
-    }
-    if (!walk_image(w, &c->mask, false, &mask, "composite mask") ||
-        !walk_source_fits(w, &mask, true, "composite mask") ||
-        !walk_transform(w, &c->mask_transform)) {
+        flags &= ~SPICE_COMPOSITE_MASK_OPAQUE;
+    } else if (!walk_composite_image(w, &c->mask, &c->mask_transform,
+                                     SPICE_COMPOSITE_MASK_OPAQUE, &flags,
+                                     "composite mask")) {
         return false;
     }
-    if (mask.type != SPICE_IMAGE_TYPE_SURFACE || mask.depth != 32) {
-        c->flags &= ~SPICE_COMPOSITE_MASK_OPAQUE;
-    }
+    c->flags = flags;
     return true;
 }
 
