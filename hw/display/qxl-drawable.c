@@ -215,7 +215,8 @@ static QXLImage *walk_bitmap(QXLWalk *w, const QXLImage *g, bool mask,
     } else {
         b.palette = 0;
     }
-    if (!walk_bitmap_data(w, &b, size, !bitmap_indexed(b.format))) {
+    if (!walk_bitmap_data(w, &b, size, !bitmap_indexed(b.format) &&
+                          w->d->snapshot_share_pixels)) {
         return NULL;
     }
     if (!mask) {

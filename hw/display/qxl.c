@@ -601,6 +601,9 @@ static const Property qxl_properties[] = {
     /* host memory for command snapshots; 0: the default (qxl-limits.h) */
     DEFINE_PROP_UINT32("x-snapshot-budget-mb", PCIQXLDevice,
                        snapshot_budget_mb, 0),
+    /* off: copy direct-colour pixels too (for benchmarks) */
+    DEFINE_PROP_BOOL("x-snapshot-share-pixels", PCIQXLDevice,
+                     snapshot_share_pixels, true),
     /* migration compatibility of old machine types */
     DEFINE_PROP_BOOL("global-vmstate", PCIQXLDevice, vga.global_vmstate,
                      false),

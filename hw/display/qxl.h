@@ -150,6 +150,7 @@ struct PCIQXLDevice {
     uint32_t xres, yres;
     uint32_t debug, guestdebug, cmdlog;
     uint32_t snapshot_budget_mb;      /* "x-snapshot-budget-mb", 0: auto */
+    bool snapshot_share_pixels;       /* direct-colour pixels stay in place */
 
     /* --- ROM and RAM header (host views of device memory) ------------ */
     QXLRom *rom;

@@ -4,11 +4,13 @@
  * pushes them.  Not a test: scripts/bench.py runs it against our QEMU and
  * stock QEMU 10.0 in turn and prints the ratios.
  *
- *   QTEST_QEMU_BINARY=... qxl-bench WORKLOAD COMMANDS
+ *   QTEST_QEMU_BINARY=... qxl-bench WORKLOAD COMMANDS [DEVICE-OPTIONS]
  *
  * WORKLOAD is fill (solid fills), copy32 (a 32x32 32 bpp bitmap, which our
- * device leaves in guest memory) or copy8 (a 32x32 8 bpp bitmap with a
- * palette, which our device copies).  Prints one JSON object.
+ * device leaves in guest memory), copy32big (the same, 256x256) or copy8
+ * (a 32x32 8 bpp bitmap with a palette, which our device copies).
+ * DEVICE-OPTIONS are appended to "-device qxl-vga".  Prints one JSON
+ * object.
  *
  * The producer kicks the device only when prod crosses notify_on_prod; on
  * a full ring it sets notify_on_cons and waits for the DISPLAY interrupt;
@@ -25,9 +27,9 @@
 /* Drawables in flight: more than the ring holds, reused in turn. */
 #define NUM_DRAWABLES (RING_SIZE * 4)
 
-static uint32_t new_bitmap(QXLDev *q, unsigned bpp)
+static uint32_t new_bitmap(QXLDev *q, unsigned bpp, uint32_t side)
 {
-    const uint32_t w = 32, h = 32, stride = w * bpp / 8;
+    const uint32_t w = side, h = side, stride = w * bpp / 8;
     uint32_t img = qxl_alloc(q, sizeof(QXLImage));
     uint32_t data = qxl_alloc(q, stride * h);
     g_autofree uint8_t *pixels = g_malloc(stride * h);
@@ -179,15 +181,19 @@ int main(int argc, char **argv)
     int64_t taken0, taken;
     gint64 t0, t1;
     QXLDev *q;
+    g_autofree char *device = NULL;
 
-    if (argc != 3) {
-        g_printerr("usage: %s fill|copy32|copy8 COMMANDS\n", argv[0]);
+    if (argc != 3 && argc != 4) {
+        g_printerr("usage: %s fill|copy32|copy32big|copy8 COMMANDS "
+                   "[DEVICE-OPTIONS]\n", argv[0]);
         return 2;
     }
     workload = argv[1];
     count = atoi(argv[2]);
+    device = g_strdup_printf("qxl-vga%s%s", argc == 4 ? "," : "",
+                             argc == 4 ? argv[3] : "");
 
-    q = qxl_start_native("qxl-vga");
+    q = qxl_start_native(device);
     if (!strcmp(workload, "fill")) {
         for (int n = 0; n < NUM_DRAWABLES; n++) {
             QXLRect r = { .left = n % 48, .top = n % 48,
@@ -195,8 +201,10 @@ int main(int argc, char **argv)
 
             phys[n] = qxl_phys(q, qxl_new_fill(q, 0, &r, n * 0x10101));
         }
-    } else if (!strcmp(workload, "copy32") || !strcmp(workload, "copy8")) {
-        uint32_t img = new_bitmap(q, workload[4] == '8' ? 8 : 32);
+    } else if (!strcmp(workload, "copy32") || !strcmp(workload, "copy8") ||
+               !strcmp(workload, "copy32big")) {
+        uint32_t img = new_bitmap(q, workload[4] == '8' ? 8 : 32,
+                                  strstr(workload, "big") ? 256 : 32);
 
         for (int n = 0; n < NUM_DRAWABLES; n++) {
             phys[n] = qxl_phys(q, new_copy(q, img, n));
