@@ -162,6 +162,34 @@ static QXLDrawable copy_drawable(QXLDev *q, uint32_t image, int32_t left,
     return d;
 }
 
+/*
+ * A ROP3 @code over @bbox of image @src's @src_area (@src 0: none) and a
+ * grey brush.
+ */
+static QXLDrawable rop3_drawable(QXLDev *q, QXLRect bbox, uint32_t src,
+                                 QXLRect src_area, uint8_t code)
+{
+    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &bbox);
+
+    d.u.rop3.src_bitmap = src ? qxl_phys(q, src) : 0;
+    d.u.rop3.src_area = src_area;
+    d.u.rop3.brush = qxl_solid_brush(GREY);
+    d.u.rop3.rop3 = code;
+    return d;
+}
+
+/* An orange FILL of (8, 8)-(24, 24) through the mask image @mask. */
+static QXLDrawable mask_fill_drawable(QXLDev *q, uint32_t mask)
+{
+    QXLRect r = rect(8, 8, 24, 24);
+    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &r);
+
+    d.u.fill.brush = qxl_solid_brush(ORANGE);
+    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
+    d.u.fill.mask.bitmap = qxl_phys(q, mask);
+    return d;
+}
+
 /* A 16x16 1 bpp (big-endian bit order) mask: the left half set. */
 static uint32_t new_half_mask(QXLDev *q, uint8_t format)
 {
@@ -419,13 +447,10 @@ static void draw_invers(QXLDev *q)
 
 static void draw_rop3(QXLDev *q)
 {
-    QXLRect r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &r);
+    QXLDrawable d = rop3_drawable(q, rect(8, 8, 24, 24),
+                                  new_gradient_image(q, 0, NULL),
+                                  rect(0, 0, 16, 16), ROP3_DPSXX);
 
-    d.u.rop3.src_bitmap = qxl_phys(q, new_gradient_image(q, 0, NULL));
-    d.u.rop3.src_area = rect(0, 0, 16, 16);
-    d.u.rop3.brush = qxl_solid_brush(GREY);
-    d.u.rop3.rop3 = ROP3_DPSXX;
     draw(q, &d);
     rendered(q);
     /* dest (black) ^ brush ^ source */
@@ -437,14 +462,11 @@ static void draw_rop3(QXLDev *q)
 static void draw_rop3_self_bitmap(QXLDev *q)
 {
     QXLRect bg = rect(0, 0, 32, 32), r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &r);
+    QXLDrawable d = rop3_drawable(q, r, 0, rect(0, 0, 16, 16), ROP3_DPSXX);
 
     fill(q, &bg, ORANGE);
     d.self_bitmap = 1;
     d.self_bitmap_area = r;
-    d.u.rop3.src_area = rect(0, 0, 16, 16);
-    d.u.rop3.brush = qxl_solid_brush(GREY);
-    d.u.rop3.rop3 = ROP3_DPSXX;
     draw(q, &d);
     rendered(q);
     /* dest ^ brush ^ source, where the source is the dest as it was */
@@ -467,6 +489,18 @@ static QXLDrawable stroke_drawable(QXLDev *q)
     return d;
 }
 
+/* Make the STROKE @d styled: @n dashes; returns their BAR 0 offset. */
+static uint32_t stroke_style(QXLDev *q, QXLDrawable *d,
+                             const QXLFIXED *dashes, uint8_t n)
+{
+    uint32_t style = qxl_new_line_style(q, dashes, n);
+
+    d->u.stroke.attr.flags = SPICE_LINE_FLAGS_STYLED;
+    d->u.stroke.attr.style_nseg = n;
+    d->u.stroke.attr.style = qxl_phys(q, style);
+    return style;
+}
+
 static void draw_stroke(QXLDev *q)
 {
     QXLDrawable d = stroke_drawable(q);
@@ -484,10 +518,7 @@ static void draw_stroke_styled(QXLDev *q)
     QXLDrawable d = stroke_drawable(q);
     int n;
 
-    d.u.stroke.attr.flags = SPICE_LINE_FLAGS_STYLED;
-    d.u.stroke.attr.style_nseg = ARRAY_SIZE(dashes);
-    d.u.stroke.attr.style = qxl_phys(q, qxl_new_line_style(q, dashes,
-                                                        ARRAY_SIZE(dashes)));
+    stroke_style(q, &d, dashes, ARRAY_SIZE(dashes));
     draw(q, &d);
     rendered(q);
     /* Dashes: about half of the line. */
@@ -510,11 +541,21 @@ static QXLDrawable text_drawable(QXLDev *q, uint32_t string)
     return d;
 }
 
+/*
+ * A string of @n solid 8x8 A1 glyphs from (8, 20), where text_drawable()
+ * draws, in @nchunks chunks.
+ */
+static uint32_t new_string(QXLDev *q, uint16_t n, int nchunks,
+                           uint32_t *chunk_offs)
+{
+    const QXLPoint pos = { 8, 20 };
+
+    return qxl_new_a1_string(q, n, 8, 8, &pos, nchunks, chunk_offs);
+}
+
 static void draw_text(QXLDev *q)
 {
-    QXLPoint pos = { 8, 20 };
-    QXLDrawable d = text_drawable(q, qxl_new_a1_string(q, 3, 8, 8, &pos, 2,
-                                                       NULL));
+    QXLDrawable d = text_drawable(q, new_string(q, 3, 2, NULL));
 
     draw(q, &d);
     rendered(q);
@@ -660,6 +701,14 @@ static uint32_t create_surface(QXLDev *q, uint32_t id)
            0xffffffffffffULL;
 }
 
+/* Draw @d, which reads the 16x16 of secondary surface @id. */
+static void draw_reading_surface(QXLDev *q, QXLDrawable *d, uint32_t id)
+{
+    d->surfaces_dest[0] = id;
+    d->surfaces_rects[0] = rect(0, 0, 16, 16);
+    draw(q, d);
+}
+
 /* A COPY whose source is a secondary surface. */
 static void draw_surface_image(QXLDev *q)
 {
@@ -669,9 +718,7 @@ static void draw_surface_image(QXLDev *q)
     create_surface(q, 1);
     qxl_push_draw(q, qxl_new_fill(q, 1, &src, GREEN));
     d = copy_drawable(q, qxl_new_surface_image(q, 1, 16, 16), 24, 24);
-    d.surfaces_dest[0] = 1;
-    d.surfaces_rects[0] = src;
-    draw(q, &d);
+    draw_reading_surface(q, &d, 1);
     rendered(q);
     assert_pixel(q, 24, 24, GREEN);
     assert_pixel(q, 39, 39, GREEN);
@@ -680,13 +727,9 @@ static void draw_surface_image(QXLDev *q)
 
 static void draw_mask(QXLDev *q)
 {
-    QXLRect r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &r);
+    uint32_t mask = new_half_mask(q, SPICE_BITMAP_FMT_1BIT_BE);
+    QXLDrawable d = mask_fill_drawable(q, mask);
 
-    d.u.fill.brush = qxl_solid_brush(ORANGE);
-    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
-    d.u.fill.mask.bitmap = qxl_phys(q, new_half_mask(q,
-                                                  SPICE_BITMAP_FMT_1BIT_BE));
     draw(q, &d);
     rendered(q);
     /* Only one half drawn, whichever way the bits go. */
@@ -694,7 +737,13 @@ static void draw_mask(QXLDev *q)
     g_assert_cmphex(pixel(q, 8, 12), !=, pixel(q, 23, 12));
 }
 
-static void draw_clip_rects(QXLDev *q)
+/*
+ * A blue FILL of the whole primary clipped by four rects (16 bytes each)
+ * in @nchunks chunks; @clip gets the BAR 0 offset of their QXLClipRects,
+ * @chunk_offs (when not NULL) those of its chunks.
+ */
+static QXLDrawable clip_fill_drawable(QXLDev *q, int nchunks, uint32_t *clip,
+                                      uint32_t *chunk_offs)
 {
     const QXLRect rects[] = {
         rect(0, 0, 8, 8), rect(16, 16, 24, 24), rect(40, 40, 48, 48),
@@ -702,11 +751,19 @@ static void draw_clip_rects(QXLDev *q)
     };
     QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &rect_all);
 
-    d.clip = qxl_clip_rects(q, qxl_new_clip_rects(q, rects,
-                                                  ARRAY_SIZE(rects), 3,
-                                                  NULL));
+    *clip = qxl_new_clip_rects(q, rects, ARRAY_SIZE(rects), nchunks,
+                               chunk_offs);
+    d.clip = qxl_clip_rects(q, *clip);
     d.u.fill.brush = qxl_solid_brush(BLUE);
     d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
+    return d;
+}
+
+static void draw_clip_rects(QXLDev *q)
+{
+    uint32_t clip;
+    QXLDrawable d = clip_fill_drawable(q, 3, &clip, NULL);
+
     draw(q, &d);
     rendered(q);
     assert_pixel(q, 4, 4, BLUE);
@@ -997,11 +1054,23 @@ static void set_target(Built *b, Ref ref, uint32_t field, uint32_t target)
     b->t[ref].target = target;
 }
 
+/*
+ * The chunk list of @ref, @n chunks: all of them, or of a longer list the
+ * first, second and last, all that corrupt() uses.
+ */
 static void set_chunks(Built *b, Ref ref, const uint32_t *chunks, int n)
 {
-    g_assert_cmpint(n, <=, MAX_CHUNKS);
-    memcpy(b->t[ref].chunks, chunks, n * sizeof(chunks[0]));
-    b->t[ref].nchunks = n;
+    Target *t = &b->t[ref];
+
+    if (n <= MAX_CHUNKS) {
+        memcpy(t->chunks, chunks, n * sizeof(chunks[0]));
+        t->nchunks = n;
+    } else {
+        t->chunks[0] = chunks[0];
+        t->chunks[1] = chunks[1];
+        t->chunks[2] = chunks[n - 1];
+        t->nchunks = 3;
+    }
 }
 
 static void set_count(Built *b, Ref ref, uint32_t off, uint8_t size,
@@ -1015,26 +1084,24 @@ static void set_count(Built *b, Ref ref, uint32_t off, uint8_t size,
 #define DRAW_FIELD(d, f) ((d) + offsetof(QXLDrawable, f))
 #define IMAGE_FIELD(i, f) ((i) + offsetof(QXLImage, f))
 
-/* FILL clipped by four rects in two chunks. */
-static void build_fill_clip(QXLDev *q, Built *b)
+/* The FILL of clip_fill_drawable(), its clip rects in @nchunks chunks. */
+static void fill_clip(QXLDev *q, Built *b, int nchunks)
 {
-    const QXLRect rects[] = {
-        rect(0, 0, 8, 8), rect(16, 16, 24, 24), rect(40, 40, 48, 48),
-        rect(56, 0, 64, 4),
-    };
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &rect_all);
-    uint32_t chunks[2], clip, off;
+    g_autofree uint32_t *chunks = g_new(uint32_t, nchunks);
+    uint32_t clip, off;
+    QXLDrawable d = clip_fill_drawable(q, nchunks, &clip, chunks);
 
-    clip = qxl_new_clip_rects(q, rects, ARRAY_SIZE(rects), 2, chunks);
-    d.clip = qxl_clip_rects(q, clip);
-    d.u.fill.brush = qxl_solid_brush(BLUE);
-    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
     off = qxl_new_drawable(q, &d);
     set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
     set_target(b, REF_CLIP, DRAW_FIELD(off, clip.data), clip);
-    set_chunks(b, REF_CLIP, chunks, 2);
+    set_chunks(b, REF_CLIP, chunks, nchunks);
     set_count(b, REF_CLIP, clip + offsetof(QXLClipRects, num_rects), 4,
               0x40000000);
+}
+
+static void build_fill_clip(QXLDev *q, Built *b)
+{
+    fill_clip(q, b, 2);
 }
 
 /* COPY of a flat 32 bpp bitmap. */
@@ -1052,6 +1119,18 @@ static void build_copy_direct(QXLDev *q, Built *b)
               0xffffffff);
 }
 
+/* The @n chunks of the pixels of bitmap image @img. */
+static void set_bitmap_chunks(Built *b, uint32_t img, const uint32_t *chunks,
+                              int n)
+{
+    set_target(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.data),
+               chunks[0]);
+    set_chunks(b, REF_BITMAP_CHUNKS, chunks, n);
+    /* y * stride past 4 GiB */
+    set_count(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.y), 4,
+              0x40000000);
+}
+
 /* COPY of a 32 bpp bitmap in three chunks. */
 static void build_copy_chunked(QXLDev *q, Built *b)
 {
@@ -1060,37 +1139,46 @@ static void build_copy_chunked(QXLDev *q, Built *b)
     uint32_t off = qxl_new_drawable(q, &d);
 
     set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
-    set_target(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.data),
-               chunks[0]);
-    set_chunks(b, REF_BITMAP_CHUNKS, chunks, 3);
-    /* y * stride past 4 GiB */
-    set_count(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.y), 4,
-              0x40000000);
+    set_bitmap_chunks(b, img, chunks, 3);
 }
 
-/* COPY of an 8 bpp bitmap with a palette. */
-static void build_copy_8bit(QXLDev *q, Built *b)
+/*
+ * COPY of a 16x16 8 bpp bitmap of palette index 0 (race/ gives that entry
+ * a colour of its own each round), flat or in @nchunks chunks.
+ */
+static void copy_8bit(QXLDev *q, Built *b, int nchunks)
 {
     const uint32_t ents[] = { RED, GREEN, BLUE, WHITE };
-    uint8_t idx[16 * 16];
+    uint8_t idx[16 * 16] = { 0 };
     uint32_t pal = qxl_new_palette(q, ents, ARRAY_SIZE(ents));
     QXLBitmapSpec bm = {
         .format = SPICE_BITMAP_FMT_8BIT,
         .width = 16, .height = 16,
         .pixels = idx,
         .palette = pal,
+        .chunks = nchunks,
     };
+    g_autofree uint32_t *chunks = g_new(uint32_t, MAX(nchunks, 1));
     uint32_t img, off;
     QXLDrawable d;
 
-    memset(idx, 3, sizeof(idx));
-    img = qxl_new_bitmap_image(q, &bm, NULL);
+    img = qxl_new_bitmap_image(q, &bm, chunks);
     d = copy_drawable(q, img, 8, 8);
     off = qxl_new_drawable(q, &d);
     set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
+    set_target(b, REF_SRC, DRAW_FIELD(off, u.copy.src_bitmap), img);
+    set_count(b, REF_SRC, IMAGE_FIELD(img, bitmap.x), 4, 0x7fffffff);
     set_target(b, REF_PALETTE, IMAGE_FIELD(img, bitmap.palette), pal);
     set_count(b, REF_PALETTE, pal + offsetof(QXLPalette, num_ents), 2,
               0xffff);
+    if (nchunks) {
+        set_bitmap_chunks(b, img, chunks, nchunks);
+    }
+}
+
+static void build_copy_8bit(QXLDev *q, Built *b)
+{
+    copy_8bit(q, b, 0);
 }
 
 /* FILL with a pattern brush. */
@@ -1181,11 +1269,8 @@ static void build_stroke(QXLDev *q, Built *b)
     QXLDrawable d = stroke_drawable(q);
 
     path = qxl_new_path(q, pts, ARRAY_SIZE(pts), 2, chunks);
-    style = qxl_new_line_style(q, dashes, ARRAY_SIZE(dashes));
+    style = stroke_style(q, &d, dashes, ARRAY_SIZE(dashes));
     d.u.stroke.path = qxl_phys(q, path);
-    d.u.stroke.attr.flags = SPICE_LINE_FLAGS_STYLED;
-    d.u.stroke.attr.style_nseg = ARRAY_SIZE(dashes);
-    d.u.stroke.attr.style = qxl_phys(q, style);
     off = qxl_new_drawable(q, &d);
     set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
     set_target(b, REF_PATH, DRAW_FIELD(off, u.stroke.path), path);
@@ -1198,11 +1283,10 @@ static void build_stroke(QXLDev *q, Built *b)
 /* TEXT of three A1 glyphs in three chunks. */
 static void build_text(QXLDev *q, Built *b)
 {
-    QXLPoint pos = { 8, 20 };
     uint32_t chunks[3], str, off;
     QXLDrawable d;
 
-    str = qxl_new_a1_string(q, 3, 8, 8, &pos, 3, chunks);
+    str = new_string(q, 3, 3, chunks);
     d = text_drawable(q, str);
     off = qxl_new_drawable(q, &d);
     set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
@@ -1212,25 +1296,32 @@ static void build_text(QXLDev *q, Built *b)
     set_count(b, REF_STRING, str + offsetof(QXLString, length), 2, 0xffff);
 }
 
-/* Cursor SET of a 32x32 shape in three chunks. */
-static void build_cursor_set(QXLDev *q, Built *b)
+/* Cursor SET of a 32x32 shape (4 KiB of pixels) in @nchunks chunks. */
+static void cursor_set(QXLDev *q, Built *b, int nchunks)
 {
-    uint32_t chunks[3], shape, off;
+    g_autofree uint32_t *chunks = g_new(uint32_t, nchunks);
+    uint32_t shape, off;
     QXLCursorCmd c = {
         .type = QXL_CURSOR_SET,
         .u.set.visible = 1,
     };
 
-    shape = qxl_new_cursor_shape_chunked(q, 32, 32, 0xff00ff00, 3, chunks);
+    shape = qxl_new_cursor_shape_chunked(q, 32, 32, 0xff00ff00, nchunks,
+                                         chunks);
     c.u.set.shape = qxl_phys(q, shape);
     off = qxl_new_cursor_cmd(q, &c);
     set_cmd(q, b, QXL_RING_CURSOR, QXL_CMD_CURSOR, off);
     set_target(b, REF_SHAPE, off + offsetof(QXLCursorCmd, u.set.shape),
                shape);
-    set_chunks(b, REF_SHAPE, chunks, 3);
+    set_chunks(b, REF_SHAPE, chunks, nchunks);
     /* width and height 0xffff */
     set_count(b, REF_SHAPE, shape + offsetof(QXLCursor, header.width), 4,
               0xffffffff);
+}
+
+static void build_cursor_set(QXLDev *q, Built *b)
+{
+    cursor_set(q, b, 3);
 }
 
 static void build_surface_create(QXLDev *q, Built *b)
@@ -1460,8 +1551,7 @@ static void run_valid_case(const void *data)
 /* TEXT whose string has none of the A1, A4, A8 flags. */
 static void abort_text_no_raster(QXLDev *q)
 {
-    QXLPoint pos = { 8, 20 };
-    uint32_t str = qxl_new_a1_string(q, 2, 8, 8, &pos, 1, NULL);
+    uint32_t str = new_string(q, 2, 1, NULL);
     QXLDrawable d = text_drawable(q, str);
 
     qtest_writew(q->qts, q->ram_addr + str + offsetof(QXLString, flags),
@@ -1472,9 +1562,7 @@ static void abort_text_no_raster(QXLDev *q)
 /* TEXT of no glyphs: canvas_get_str_mask() asserts length > 0. */
 static void abort_text_empty(QXLDev *q)
 {
-    QXLPoint pos = { 8, 20 };
-    QXLDrawable d = text_drawable(q, qxl_new_a1_string(q, 0, 8, 8, &pos, 1,
-                                                       NULL));
+    QXLDrawable d = text_drawable(q, new_string(q, 0, 1, NULL));
 
     draw(q, &d);
 }
@@ -1482,9 +1570,7 @@ static void abort_text_empty(QXLDev *q)
 /* TEXT with a background whose fore_mode is not PUT: the canvas asserts. */
 static void abort_text_back_mode(QXLDev *q)
 {
-    QXLPoint pos = { 8, 20 };
-    QXLDrawable d = text_drawable(q, qxl_new_a1_string(q, 2, 8, 8, &pos, 1,
-                                                       NULL));
+    QXLDrawable d = text_drawable(q, new_string(q, 2, 1, NULL));
 
     d.u.text.back_area = rect(8, 20, 40, 28);
     d.u.text.fore_mode = SPICE_ROPD_OP_OR;
@@ -1497,8 +1583,7 @@ static void abort_text_back_mode(QXLDev *q)
  */
 static void abort_text_glyphs_far_apart(QXLDev *q)
 {
-    QXLPoint pos = { 8, 20 };
-    uint32_t str = qxl_new_a1_string(q, 2, 8, 8, &pos, 1, NULL);
+    uint32_t str = new_string(q, 2, 1, NULL);
     uint32_t first = str + sizeof(QXLString);
     uint32_t second = first + sizeof(QXLRasterGlyph) + 8;
     QXLDrawable d = text_drawable(q, str);
@@ -1562,14 +1647,13 @@ static void abort_fill_pattern_past_slot(QXLDev *q)
 
 static void self_bitmap(QXLDev *q, QXLRect bbox, QXLRect area)
 {
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &bbox);
+    QXLDrawable d = rop3_drawable(q, bbox, 0,
+                                  rect(0, 0, area.right - area.left,
+                                       area.bottom - area.top),
+                                  ROP3_DPSXX);
 
     d.self_bitmap = 1;
     d.self_bitmap_area = area;
-    d.u.rop3.src_area = rect(0, 0, area.right - area.left,
-                             area.bottom - area.top);
-    d.u.rop3.brush = qxl_solid_brush(GREY);
-    d.u.rop3.rop3 = ROP3_DPSXX;
     draw(q, &d);
 }
 
@@ -1594,33 +1678,24 @@ static void abort_surface_image_missing(QXLDev *q)
     QXLDrawable d = copy_drawable(q, qxl_new_surface_image(q, 5, 16, 16),
                                   8, 8);
 
-    d.surfaces_dest[0] = 5;
-    d.surfaces_rects[0] = rect(0, 0, 16, 16);
-    draw(q, &d);
+    draw_reading_surface(q, &d, 5);
 }
 
 /* FILL through a 32 bpp mask. */
 static void abort_mask_not_1bpp(QXLDev *q)
 {
-    QXLRect r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &r);
+    QXLDrawable d = mask_fill_drawable(q, qxl_new_solid_image(q, 16, 16, 0));
 
-    d.u.fill.brush = qxl_solid_brush(ORANGE);
-    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
-    d.u.fill.mask.bitmap = qxl_phys(q, qxl_new_solid_image(q, 16, 16, 0));
     draw(q, &d);
 }
 
 /* A surface image as a mask (spice-server takes only bitmaps there). */
 static void abort_mask_surface(QXLDev *q)
 {
-    QXLRect r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &r);
+    QXLDrawable d;
 
     create_surface(q, 1);
-    d.u.fill.brush = qxl_solid_brush(ORANGE);
-    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
-    d.u.fill.mask.bitmap = qxl_phys(q, qxl_new_surface_image(q, 1, 16, 16));
+    d = mask_fill_drawable(q, qxl_new_surface_image(q, 1, 16, 16));
     draw(q, &d);
 }
 
@@ -1667,13 +1742,10 @@ static void abort_copy_scale_mode(QXLDev *q)
 /* ROP3 codes spice-server's canvas has no handler for. */
 static void rop3_code(QXLDev *q, uint8_t code)
 {
-    QXLRect r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &r);
+    QXLDrawable d = rop3_drawable(q, rect(8, 8, 24, 24),
+                                  new_gradient_image(q, 0, NULL),
+                                  rect(0, 0, 16, 16), code);
 
-    d.u.rop3.src_bitmap = qxl_phys(q, new_gradient_image(q, 0, NULL));
-    d.u.rop3.src_area = rect(0, 0, 16, 16);
-    d.u.rop3.brush = qxl_solid_brush(GREY);
-    d.u.rop3.rop3 = code;
     draw(q, &d);
 }
 
@@ -1690,13 +1762,10 @@ static void abort_rop3_blackness(QXLDev *q)
 /* ROP3 whose source area lies outside its 16x16 source: "bad src bitmap". */
 static void abort_rop3_src_area(QXLDev *q)
 {
-    QXLRect r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &r);
+    QXLDrawable d = rop3_drawable(q, rect(8, 8, 24, 24),
+                                  new_gradient_image(q, 0, NULL),
+                                  rect(100, 0, 116, 16), ROP3_DPSXX);
 
-    d.u.rop3.src_bitmap = qxl_phys(q, new_gradient_image(q, 0, NULL));
-    d.u.rop3.src_area = rect(100, 0, 116, 16);
-    d.u.rop3.brush = qxl_solid_brush(GREY);
-    d.u.rop3.rop3 = ROP3_DPSXX;
     draw(q, &d);
 }
 
@@ -1723,25 +1792,19 @@ static void abort_copy_rop_16bpp_surface(QXLDev *q)
     create_surface_16bpp(q, 1);
     d = copy_drawable(q, qxl_new_surface_image(q, 1, 16, 16), 8, 8);
     d.u.copy.rop_descriptor = SPICE_ROPD_OP_XOR;
-    d.surfaces_dest[0] = 1;
-    d.surfaces_rects[0] = rect(0, 0, 16, 16);
-    draw(q, &d);
+    draw_reading_surface(q, &d, 1);
 }
 
 /* ROP3 from a 16 bpp surface: do_rop3_with_color() asserts the same. */
 static void abort_rop3_16bpp_surface(QXLDev *q)
 {
-    QXLRect r = rect(8, 8, 24, 24);
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_ROP3, &r);
+    QXLDrawable d;
 
     create_surface_16bpp(q, 1);
-    d.u.rop3.src_bitmap = qxl_phys(q, qxl_new_surface_image(q, 1, 16, 16));
-    d.u.rop3.src_area = rect(0, 0, 16, 16);
-    d.u.rop3.brush = qxl_solid_brush(GREY);
-    d.u.rop3.rop3 = ROP3_DPSXX;
-    d.surfaces_dest[0] = 1;
-    d.surfaces_rects[0] = rect(0, 0, 16, 16);
-    draw(q, &d);
+    d = rop3_drawable(q, rect(8, 8, 24, 24),
+                      qxl_new_surface_image(q, 1, 16, 16),
+                      rect(0, 0, 16, 16), ROP3_DPSXX);
+    draw_reading_surface(q, &d, 1);
 }
 
 /* FILL with a raster op and a 16 bpp surface as its pattern: the same. */
@@ -1754,9 +1817,7 @@ static void abort_pattern_rop_16bpp_surface(QXLDev *q)
     d.u.fill.brush = qxl_pattern_brush(q, qxl_new_surface_image(q, 1, 16, 16),
                                        0, 0);
     d.u.fill.rop_descriptor = SPICE_ROPD_OP_XOR;
-    d.surfaces_dest[0] = 1;
-    d.surfaces_rects[0] = rect(0, 0, 16, 16);
-    draw(q, &d);
+    draw_reading_surface(q, &d, 1);
 }
 
 /*
@@ -1787,10 +1848,7 @@ static void abort_stroke_zero_dashes(QXLDev *q)
     const QXLFIXED dashes[] = { 0, 0, 0, 0 };
     QXLDrawable d = stroke_drawable(q);
 
-    d.u.stroke.attr.flags = SPICE_LINE_FLAGS_STYLED;
-    d.u.stroke.attr.style_nseg = ARRAY_SIZE(dashes);
-    d.u.stroke.attr.style = qxl_phys(q, qxl_new_line_style(q, dashes,
-                                                        ARRAY_SIZE(dashes)));
+    stroke_style(q, &d, dashes, ARRAY_SIZE(dashes));
     draw(q, &d);
 }
 
@@ -1924,27 +1982,7 @@ typedef struct RaceCase {
 /* FILL in four clip rects whose 64 bytes are in 64 chunks. */
 static void race_build_clip(QXLDev *q, Built *b)
 {
-    const QXLRect rects[] = {
-        rect(0, 0, 8, 8), rect(16, 16, 24, 24), rect(40, 40, 48, 48),
-        rect(56, 0, 64, 4),
-    };
-    QXLDrawable d = qxl_drawable_init(0, QXL_DRAW_FILL, &rect_all);
-    uint32_t chunks[64], clip, off;
-
-    clip = qxl_new_clip_rects(q, rects, ARRAY_SIZE(rects), 64, chunks);
-    d.clip = qxl_clip_rects(q, clip);
-    d.u.fill.brush = qxl_solid_brush(BLUE);
-    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
-    off = qxl_new_drawable(q, &d);
-    set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
-    set_target(b, REF_CLIP, DRAW_FIELD(off, clip.data), clip);
-    /* The first, second and last chunks are all that corrupt() uses. */
-    b->t[REF_CLIP].chunks[0] = chunks[0];
-    b->t[REF_CLIP].chunks[1] = chunks[1];
-    b->t[REF_CLIP].chunks[2] = chunks[63];
-    b->t[REF_CLIP].nchunks = 3;
-    set_count(b, REF_CLIP, clip + offsetof(QXLClipRects, num_rects), 4,
-              0x40000000);
+    fill_clip(q, b, 64);
 }
 
 static void race_paint_clip(QXLDev *q, const Built *b, uint32_t color)
@@ -1969,36 +2007,7 @@ static void race_check_clip(QXLDev *q, uint32_t color)
  */
 static void race_build_copy(QXLDev *q, Built *b)
 {
-    const uint32_t ents[] = { 0, GREY };
-    uint8_t idx[16 * 16] = { 0 };
-    uint32_t pal = qxl_new_palette(q, ents, ARRAY_SIZE(ents));
-    QXLBitmapSpec bm = {
-        .format = SPICE_BITMAP_FMT_8BIT,
-        .width = 16, .height = 16,
-        .pixels = idx,
-        .palette = pal,
-        .chunks = 128,
-    };
-    uint32_t chunks[128], img, off;
-    QXLDrawable d;
-
-    img = qxl_new_bitmap_image(q, &bm, chunks);
-    d = copy_drawable(q, img, 8, 8);
-    off = qxl_new_drawable(q, &d);
-    set_cmd(q, b, QXL_RING_CMD, QXL_CMD_DRAW, off);
-    set_target(b, REF_SRC, DRAW_FIELD(off, u.copy.src_bitmap), img);
-    set_count(b, REF_SRC, IMAGE_FIELD(img, bitmap.x), 4, 0x7fffffff);
-    set_target(b, REF_PALETTE, IMAGE_FIELD(img, bitmap.palette), pal);
-    set_count(b, REF_PALETTE, pal + offsetof(QXLPalette, num_ents), 2,
-              0xffff);
-    set_target(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.data),
-               chunks[0]);
-    b->t[REF_BITMAP_CHUNKS].chunks[0] = chunks[0];
-    b->t[REF_BITMAP_CHUNKS].chunks[1] = chunks[1];
-    b->t[REF_BITMAP_CHUNKS].chunks[2] = chunks[127];
-    b->t[REF_BITMAP_CHUNKS].nchunks = 3;
-    set_count(b, REF_BITMAP_CHUNKS, IMAGE_FIELD(img, bitmap.y), 4,
-              0x40000000);
+    copy_8bit(q, b, 128);
 }
 
 static void race_paint_copy(QXLDev *q, const Built *b, uint32_t color)
@@ -2018,24 +2027,7 @@ static void race_check_copy(QXLDev *q, uint32_t color)
 /* Cursor SET of a 32x32 shape whose 4 KiB are in 256 chunks. */
 static void race_build_cursor(QXLDev *q, Built *b)
 {
-    uint32_t chunks[256], shape, off;
-    QXLCursorCmd c = {
-        .type = QXL_CURSOR_SET,
-        .u.set.visible = 1,
-    };
-
-    shape = qxl_new_cursor_shape_chunked(q, 32, 32, 0xff00ff00, 256, chunks);
-    c.u.set.shape = qxl_phys(q, shape);
-    off = qxl_new_cursor_cmd(q, &c);
-    set_cmd(q, b, QXL_RING_CURSOR, QXL_CMD_CURSOR, off);
-    set_target(b, REF_SHAPE, off + offsetof(QXLCursorCmd, u.set.shape),
-               shape);
-    b->t[REF_SHAPE].chunks[0] = chunks[0];
-    b->t[REF_SHAPE].chunks[1] = chunks[1];
-    b->t[REF_SHAPE].chunks[2] = chunks[255];
-    b->t[REF_SHAPE].nchunks = 3;
-    set_count(b, REF_SHAPE, shape + offsetof(QXLCursor, header.width), 4,
-              0xffffffff);
+    cursor_set(q, b, 256);
 }
 
 static const RaceCase race_cases[] = {

@@ -433,21 +433,11 @@ void qxl_init_release_info(QXLDev *q, uint32_t off)
 uint32_t qxl_new_fill(QXLDev *q, uint32_t surface_id, const QXLRect *r,
                       uint32_t color)
 {
-    uint32_t off = qxl_alloc(q, sizeof(QXLDrawable));
-    QXLDrawable d = {
-        .release_info.id = qxl_release_id(off),
-        .surface_id = surface_id,
-        .effect = QXL_EFFECT_OPAQUE,
-        .type = QXL_DRAW_FILL,
-        .bbox = *r,
-        .clip.type = SPICE_CLIP_TYPE_NONE,
-        .surfaces_dest = { -1, -1, -1 },
-        .u.fill.brush.type = SPICE_BRUSH_TYPE_SOLID,
-        .u.fill.brush.u.color = color,
-        .u.fill.rop_descriptor = SPICE_ROPD_OP_PUT,
-    };
+    QXLDrawable d = qxl_drawable_init(surface_id, QXL_DRAW_FILL, r);
 
-    return put_object(q, off, &d, sizeof(d));
+    d.u.fill.brush = qxl_solid_brush(color);
+    d.u.fill.rop_descriptor = SPICE_ROPD_OP_PUT;
+    return qxl_new_drawable(q, &d);
 }
 
 uint32_t qxl_new_surface_create(QXLDev *q, uint32_t surface_id,
@@ -503,27 +493,23 @@ uint32_t qxl_new_cursor_shape(QXLDev *q, uint16_t width, uint16_t height,
 
 uint32_t qxl_new_cursor_set(QXLDev *q, uint32_t shape_off)
 {
-    uint32_t off = qxl_alloc(q, sizeof(QXLCursorCmd));
     QXLCursorCmd c = {
-        .release_info.id = qxl_release_id(off),
         .type = QXL_CURSOR_SET,
         .u.set.visible = 1,
         .u.set.shape = qxl_phys(q, shape_off),
     };
 
-    return put_object(q, off, &c, sizeof(c));
+    return qxl_new_cursor_cmd(q, &c);
 }
 
 uint32_t qxl_new_cursor_move(QXLDev *q, int16_t x, int16_t y)
 {
-    uint32_t off = qxl_alloc(q, sizeof(QXLCursorCmd));
     QXLCursorCmd c = {
-        .release_info.id = qxl_release_id(off),
         .type = QXL_CURSOR_MOVE,
         .u.position = { x, y },
     };
 
-    return put_object(q, off, &c, sizeof(c));
+    return qxl_new_cursor_cmd(q, &c);
 }
 
 uint32_t qxl_new_monitors_config(QXLDev *q, uint16_t count,
@@ -719,21 +705,29 @@ uint32_t qxl_new_bitmap_image(QXLDev *q, const QXLBitmapSpec *b,
     return put_object(q, off, &img, sizeof(img));
 }
 
+/* @n 32-bit pixels of @color, to g_free(). */
+static uint32_t *solid_pixels(uint32_t n, uint32_t color)
+{
+    uint32_t *pixels = g_new(uint32_t, n);
+    uint32_t i;
+
+    for (i = 0; i < n; i++) {
+        pixels[i] = color;
+    }
+    return pixels;
+}
+
 uint32_t qxl_new_solid_image(QXLDev *q, uint32_t width, uint32_t height,
                              uint32_t color)
 {
-    g_autofree uint32_t *pixels = g_new(uint32_t, width * height);
+    g_autofree uint32_t *pixels = solid_pixels(width * height, color);
     QXLBitmapSpec b = {
         .format = SPICE_BITMAP_FMT_32BIT,
         .width = width,
         .height = height,
         .pixels = pixels,
     };
-    uint32_t i;
 
-    for (i = 0; i < width * height; i++) {
-        pixels[i] = color;
-    }
     return qxl_new_bitmap_image(q, &b, NULL);
 }
 
@@ -877,7 +871,7 @@ uint32_t qxl_new_cursor_shape_chunked(QXLDev *q, uint16_t width,
                                       int nchunks, uint32_t *chunk_offs)
 {
     uint32_t len = width * height * 4;
-    g_autofree uint32_t *pixels = g_new(uint32_t, width * height);
+    g_autofree uint32_t *pixels = solid_pixels(width * height, argb);
     QXLCursor head = {
         .header = {
             .type = SPICE_CURSOR_TYPE_ALPHA,
@@ -886,11 +880,7 @@ uint32_t qxl_new_cursor_shape_chunked(QXLDev *q, uint16_t width,
         },
         .data_size = len,
     };
-    uint32_t i;
 
-    for (i = 0; i < width * height; i++) {
-        pixels[i] = argb;
-    }
     return qxl_new_chunked(q, &head, sizeof(head), pixels, len, nchunks,
                            chunk_offs);
 }
