@@ -113,50 +113,35 @@ gcc -O2 -Wall -Wno-address-of-packed-member -I"$top/include/hw/char" \
 # and libXrender (same Debian release as the host).
 gcc -O2 -Wall -o "$root/usr/local/bin/xdraw" "$top/tests/guest/xdraw.c" -lX11 -lXrender
 install -m 755 "$top/tests/guest/agent-init" "$root/sbin/agent-init"
-mkdir -p "$root/etc/X11/xorg.conf.d"
-cat > "$root/etc/X11/xorg.conf.d/10-test.conf" <<'XORG'
-Section "ServerFlags"
-    Option "AutoAddDevices" "false"
-EndSection
-Section "Device"
-    Identifier "card0"
-    Driver "modesetting"
-    Option "kmsdev" "/dev/dri/card0"
-EndSection
-XORG
+# An Xorg configuration directory /etc/X11/$1 of the guest: no input
+# hot-plugging, one device on driver $2 with the options that follow, each
+# '"Name" "value"'.
+xorg_conf() {
+    local dir=$root/etc/X11/$1 driver=$2 option
+    shift 2
+    mkdir -p "$dir"
+    {
+        printf 'Section "ServerFlags"\n    Option "AutoAddDevices" "false"\nEndSection\n'
+        printf 'Section "Device"\n    Identifier "card0"\n    Driver "%s"\n' "$driver"
+        for option in "$@"; do
+            printf '    Option %s\n' "$option"
+        done
+        printf 'EndSection\n'
+    } > "$dir/10-test.conf"
+}
+xorg_conf xorg.conf.d modesetting '"kmsdev" "/dev/dri/card0"'
 # xdriver=qxl on the kernel command line: Xorg's own qxl driver
 # (xserver-xorg-video-qxl, KMS on the kernel's qxl DRM driver) instead.
-mkdir -p "$root/etc/X11/xorg-qxl.conf.d"
-cat > "$root/etc/X11/xorg-qxl.conf.d/10-test.conf" <<'XORG'
-Section "ServerFlags"
-    Option "AutoAddDevices" "false"
-EndSection
-Section "Device"
-    Identifier "card0"
-    Driver "qxl"
-EndSection
-XORG
+xorg_conf xorg-qxl.conf.d qxl
 # xdriver=qxl-ums: the same driver without the kernel's (the test also
 # passes module_blacklist=qxl), programming the device itself.  Debian's
 # build reads options left unset as 0 (no heads at all: Xorg crashes at
 # start), so the driver's own defaults are spelled out.  Render fallbacks
 # are logged (to Xorg's stderr, /tmp/xorg.out): test_qxl_xorg.py checks
 # its composites went to the device.
-mkdir -p "$root/etc/X11/xorg-qxl-ums.conf.d"
-cat > "$root/etc/X11/xorg-qxl-ums.conf.d/10-test.conf" <<'XORG'
-Section "ServerFlags"
-    Option "AutoAddDevices" "false"
-EndSection
-Section "Device"
-    Identifier "card0"
-    Driver "qxl"
-    Option "NumHeads" "4"
-    Option "EnableSurfaces" "true"
-    Option "EnableImageCache" "true"
-    Option "EnableFallbackCache" "true"
-    Option "DebugRenderFallbacks" "true"
-EndSection
-XORG
+xorg_conf xorg-qxl-ums.conf.d qxl '"NumHeads" "4"' '"EnableSurfaces" "true"' \
+    '"EnableImageCache" "true"' '"EnableFallbackCache" "true"' \
+    '"DebugRenderFallbacks" "true"'
 size=$(( $(du -sm "$root" | cut -f1) + 200 ))
 mke2fs -q -t ext4 -d "$root" -L agentroot "$dir/rootfs.ext4" "${size}M"
 echo "$kver" > "$dir/kernel-version"

@@ -92,7 +92,7 @@ static unsigned long argb(int x, int y)
     return ((unsigned long)a << 24) | (a << 16) | ((a * y / 31) << 8) | (a / 2);
 }
 
-static unsigned mask_alpha(int x, int y)
+static unsigned long mask_alpha(int x, int y)
 {
     return (x * 4 + y * 2) % 256;
 }
@@ -122,6 +122,32 @@ static Picture solid_picture(Display *dpy, Window win, XRenderPictFormat *fmt,
     return XRenderCreatePicture(dpy, pm, fmt, CPRepeat, &pa);
 }
 
+/*
+ * A picture of @fmt on a new ARGB_W x ARGB_H Pixmap of @depth (32 or 8)
+ * whose pixels are @pixel(x, y).
+ */
+static Picture image_picture(Display *dpy, Window win, Visual *visual,
+                             int depth, XRenderPictFormat *fmt,
+                             unsigned long (*pixel)(int x, int y))
+{
+    Pixmap pm = XCreatePixmap(dpy, win, ARGB_W, ARGB_H, depth);
+    XImage *img = XCreateImage(dpy, visual, depth, ZPixmap, 0,
+                               malloc(ARGB_W * ARGB_H * (depth / 8)),
+                               ARGB_W, ARGB_H, depth, 0);
+    GC gc;
+
+    for (int y = 0; y < ARGB_H; y++) {
+        for (int x = 0; x < ARGB_W; x++) {
+            XPutPixel(img, x, y, pixel(x, y));
+        }
+    }
+    gc = XCreateGC(dpy, pm, 0, NULL);
+    XPutImage(dpy, pm, gc, img, 0, 0, 0, 0, ARGB_W, ARGB_H);
+    XFreeGC(dpy, gc);
+    XDestroyImage(img);
+    return XRenderCreatePicture(dpy, pm, fmt, 0, NULL);
+}
+
 static int render_setup(Display *dpy, Window win, Visual *visual, Render *r)
 {
     XRenderPictFormat *argb32 = XRenderFindStandardFormat(dpy, PictStandardARGB32);
@@ -129,9 +155,6 @@ static int render_setup(Display *dpy, Window win, Visual *visual, Render *r)
     Glyph gids[3] = { 'a', 'b', 'c' };
     XGlyphInfo info[3];
     char *bits = calloc(3, stride * GLYPH_H);
-    XImage *img;
-    Pixmap pm;
-    GC gc;
 
     if (!XRenderQueryExtension(dpy, &event, &error) || !argb32) {
         return 0;
@@ -140,33 +163,8 @@ static int render_setup(Display *dpy, Window win, Visual *visual, Render *r)
     r->win = XRenderCreatePicture(dpy, win, XRenderFindVisualFormat(dpy, visual),
                                   0, NULL);
 
-    pm = XCreatePixmap(dpy, win, ARGB_W, ARGB_H, 32);
-    img = XCreateImage(dpy, visual, 32, ZPixmap, 0, malloc(ARGB_W * ARGB_H * 4),
-                       ARGB_W, ARGB_H, 32, 0);
-    for (int y = 0; y < ARGB_H; y++) {
-        for (int x = 0; x < ARGB_W; x++) {
-            XPutPixel(img, x, y, argb(x, y));
-        }
-    }
-    gc = XCreateGC(dpy, pm, 0, NULL);
-    XPutImage(dpy, pm, gc, img, 0, 0, 0, 0, ARGB_W, ARGB_H);
-    XFreeGC(dpy, gc);
-    XDestroyImage(img);
-    r->argb = XRenderCreatePicture(dpy, pm, argb32, 0, NULL);
-
-    pm = XCreatePixmap(dpy, win, ARGB_W, ARGB_H, 8);
-    img = XCreateImage(dpy, visual, 8, ZPixmap, 0, malloc(ARGB_W * ARGB_H),
-                       ARGB_W, ARGB_H, 8, 0);
-    for (int y = 0; y < ARGB_H; y++) {
-        for (int x = 0; x < ARGB_W; x++) {
-            XPutPixel(img, x, y, mask_alpha(x, y));
-        }
-    }
-    gc = XCreateGC(dpy, pm, 0, NULL);
-    XPutImage(dpy, pm, gc, img, 0, 0, 0, 0, ARGB_W, ARGB_H);
-    XFreeGC(dpy, gc);
-    XDestroyImage(img);
-    r->mask = XRenderCreatePicture(dpy, pm, r->a8, 0, NULL);
+    r->argb = image_picture(dpy, win, visual, 32, argb32, argb);
+    r->mask = image_picture(dpy, win, visual, 8, r->a8, mask_alpha);
 
     r->mask_src = solid_picture(dpy, win, argb32, MASK_SRC);
     r->glyph_src = solid_picture(dpy, win, argb32, GLYPH_SRC);
@@ -200,6 +198,14 @@ static void report_text(XFontStruct *font, const char *name, int x, int y,
            font->max_bounds.width, font->ascent, font->descent,
            all.lbearing, all.rbearing, all.ascent, all.descent,
            XTextWidth(font, s, strlen(s)), s);
+}
+
+/* Lines of @colour, @width and @style from now on, butt capped, mitred. */
+static void set_pen(Display *dpy, GC gc, unsigned long colour, int width,
+                    int style)
+{
+    XSetForeground(dpy, gc, colour);
+    XSetLineAttributes(dpy, gc, width, style, CapButt, JoinMiter);
 }
 
 static void draw(Display *dpy, Window win, Visual *visual, int depth,
@@ -262,35 +268,27 @@ static void draw(Display *dpy, Window win, Visual *visual, int depth,
     }
 
     /* Lines: width 0 and wide, one segment and polylines. */
-    XSetForeground(dpy, gc, LINE0);
-    XSetLineAttributes(dpy, gc, 0, LineSolid, CapButt, JoinMiter);
+    set_pen(dpy, gc, LINE0, 0, LineSolid);
     XDrawLine(dpy, win, gc, 20, 220, 180, 280);
-    XSetForeground(dpy, gc, LINE_WIDE);
-    XSetLineAttributes(dpy, gc, 6, LineSolid, CapButt, JoinMiter);
+    set_pen(dpy, gc, LINE_WIDE, 6, LineSolid);
     XDrawLine(dpy, win, gc, 200, 220, 340, 280);
-    XSetForeground(dpy, gc, POLY0);
-    XSetLineAttributes(dpy, gc, 0, LineSolid, CapButt, JoinMiter);
+    set_pen(dpy, gc, POLY0, 0, LineSolid);
     XDrawLines(dpy, win, gc, zigzag, 4, CoordModeOrigin);
-    XSetForeground(dpy, gc, POLY3);
-    XSetLineAttributes(dpy, gc, 3, LineSolid, CapButt, JoinMiter);
+    set_pen(dpy, gc, POLY3, 3, LineSolid);
     XDrawLines(dpy, win, gc, frame, 4, CoordModeOrigin);
 
     /* Rectangles, width 0 and 5. */
-    XSetForeground(dpy, gc, RECT0);
-    XSetLineAttributes(dpy, gc, 0, LineSolid, CapButt, JoinMiter);
+    set_pen(dpy, gc, RECT0, 0, LineSolid);
     XDrawRectangle(dpy, win, gc, 20, 300, 120, 60);
-    XSetForeground(dpy, gc, RECT5);
-    XSetLineAttributes(dpy, gc, 5, LineSolid, CapButt, JoinMiter);
+    set_pen(dpy, gc, RECT5, 5, LineSolid);
     XDrawRectangle(dpy, win, gc, 160, 300, 120, 60);
 
     /* Dashed lines: on-off, width 0; double dash, width 3. */
-    XSetForeground(dpy, gc, DASH0);
-    XSetLineAttributes(dpy, gc, 0, LineOnOffDash, CapButt, JoinMiter);
+    set_pen(dpy, gc, DASH0, 0, LineOnOffDash);
     XSetDashes(dpy, gc, 0, dash_on_off, 2);
     XDrawLine(dpy, win, gc, 300, 320, 500, 320);
-    XSetForeground(dpy, gc, DDASH_FG);
+    set_pen(dpy, gc, DDASH_FG, 3, LineDoubleDash);
     XSetBackground(dpy, gc, DDASH_BG);
-    XSetLineAttributes(dpy, gc, 3, LineDoubleDash, CapButt, JoinMiter);
     XSetDashes(dpy, gc, 0, dash_double, 2);
     XDrawLine(dpy, win, gc, 300, 340, 500, 370);
     XSetLineAttributes(dpy, gc, 0, LineSolid, CapButt, JoinMiter);

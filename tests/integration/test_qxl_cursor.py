@@ -6,19 +6,11 @@ import os
 from gi.repository import GObject, SpiceClientGLib
 
 from spice_client import SpiceProbe
-from test_agent import VIRTIO_ARGS, agent_guest
-from vm import VM
+from xorg_guest import qxl_agent_vm
 
 
 def test_qxl_hardware_cursor_reaches_client(ctx):
     name = "test_qxl_hardware_cursor_reaches_client"
-    guest = agent_guest(ctx)
-    args = VIRTIO_ARGS + [
-        "-vga", "qxl", "-trace", "qxl_cursor", "-trace", "qxl_ring_cursor",
-        "-trace", "qxl_guest_bug",
-        "-drive", "file=%s,if=virtio,format=raw,snapshot=on"
-        % os.path.join(guest, "rootfs.ext4"),
-    ]
     shapes = []
 
     def cursor_changed(channel, pspec):
@@ -26,8 +18,9 @@ def test_qxl_hardware_cursor_reaches_client(ctx):
         if shape is not None:
             shapes.append((shape.width, shape.height))
 
-    with VM(ctx, name, args, memory="768M", guest_dir=guest,
-            append="agent=virtio") as vm:
+    with qxl_agent_vm(ctx, name,
+                      ["qxl_cursor", "qxl_ring_cursor", "qxl_guest_bug"],
+                      "agent=virtio") as vm:
         client = SpiceProbe("127.0.0.1", vm.spice_port)
 
         def channel_new(session, channel):

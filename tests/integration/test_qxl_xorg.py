@@ -37,8 +37,7 @@ import re
 import time
 
 from spice_client import SpiceProbe
-from test_agent import VIRTIO_ARGS, agent_guest
-from vm import VM
+from xorg_guest import guest_numbers, qxl_agent_vm
 
 # The scene of tests/guest/xdraw.c (same names, same numbers).
 WIN_W, WIN_H = 720, 520
@@ -399,37 +398,27 @@ def run_scene(ctx, name, kms):
     """Boot the agent guest with Xorg on its qxl driver, in KMS mode (on the
     kernel's qxl DRM driver) or UMS mode (the kernel's driver kept out:
     Xorg's driver programs the device itself), draw the scene, check it."""
-    guest = agent_guest(ctx)
-    args = VIRTIO_ARGS + [
-        "-vga", "qxl", "-trace", "qxl_guest_bug", "-trace", "qxl_ring_command",
-        "-trace", "qxl_io_update_area",
-        "-drive", "file=%s,if=virtio,format=raw,snapshot=on"
-        % os.path.join(guest, "rootfs.ext4"),
-    ]
     append = "agent=virtio " + (
         "xdriver=qxl" if kms else "xdriver=qxl-ums module_blacklist=qxl")
     exact = exact_scene()
-    with VM(ctx, name, args, memory="768M", guest_dir=guest,
-            append=append) as vm:
+    with qxl_agent_vm(ctx, name, ["qxl_guest_bug", "qxl_ring_command",
+                                  "qxl_io_update_area"], append) as vm:
         client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
         try:
             vm.wait_serial("GUEST: ready", 150, pump=client.pump)
             # Xorg runs on its qxl driver, not on modesetting, and on the
-            # kernel's DRM device or not.  (The quotes keep the typed
-            # command, echoed on the serial port, from matching.)
-            vm.shell("echo XORG\"\"-DRIVER"
-                     " $(grep -c 'qxl(0)' /var/log/Xorg.0.log)"
-                     " $(grep -c 'modeset(0)' /var/log/Xorg.0.log)"
-                     " $(ls /dev/dri 2>/dev/null | grep -c card) END\"\"-DRIVER")
-            vm.wait_serial("END-DRIVER", 30, pump=client.pump)
-            m = re.search(r"XORG-DRIVER (\d+) (\d+) (\d+) END-DRIVER",
-                          vm.serial_text)
-            assert m and m.group(1) != "0" and m.group(2) == "0", (
+            # kernel's DRM device or not.
+            qxl_lines, modeset_lines, cards = guest_numbers(
+                vm, client, "XORG-DRIVER",
+                ["grep -c 'qxl(0)' /var/log/Xorg.0.log",
+                 "grep -c 'modeset(0)' /var/log/Xorg.0.log",
+                 "ls /dev/dri 2>/dev/null | grep -c card"])
+            assert qxl_lines and not modeset_lines, (
                 "Xorg is not on its qxl driver (lines of qxl(0), modeset(0) in "
-                "Xorg.0.log: %s)" % (m and m.groups()[:2],))
-            assert (m.group(3) != "0") == kms, (
+                "Xorg.0.log: %d, %d)" % (qxl_lines, modeset_lines))
+            assert bool(cards) == kms, (
                 "%d DRM devices in the guest, %s expected" % (
-                    int(m.group(3)), "one" if kms else "none"))
+                    cards, "one" if kms else "none"))
 
             vm.shell("DISPLAY=:0 xdraw >/dev/ttyS0 2>&1 &")
             vm.wait_serial_any(["XDRAW: done", "XDRAW: error"], 120,
@@ -462,20 +451,19 @@ def run_scene(ctx, name, kms):
                 # The Render composites went to the device as QXL composite
                 # commands (the driver needs a client that can draw them),
                 # not through a software fallback.
-                vm.shell("echo XORG\"\"-FALLBACKS"
-                         " $(grep -c 'Composite fallback' /tmp/xorg.out)"
-                         " $(grep -c 'No composite' /tmp/xorg.out)"
-                         " $(grep -c 'fallback' /tmp/xorg.out) END\"\"-FALLBACKS")
-                vm.wait_serial("END-FALLBACKS", 30, pump=client.pump)
-                m = re.search(r"XORG-FALLBACKS (\d+) (\d+) (\d+) END-FALLBACKS",
-                              vm.serial_text)
-                assert m and m.group(3) != "0", (
+                composite, no_composite, fallbacks = guest_numbers(
+                    vm, client, "XORG-FALLBACKS",
+                    ["grep -c 'Composite fallback' /tmp/xorg.out",
+                     "grep -c 'No composite' /tmp/xorg.out",
+                     "grep -c 'fallback' /tmp/xorg.out"])
+                assert fallbacks, (
                     "Xorg logged no fallback at all: are Render fallbacks "
-                    "logged? (%s)" % (m and m.groups(),))
-                assert m.group(1) == "0" and m.group(2) == "0", (
-                    "Render composites fell back to software (%s composite "
-                    "fallbacks, %s 'No composite'): they did not reach the "
-                    "device" % m.groups()[:2])
+                    "logged? (%d, %d, %d)" % (composite, no_composite,
+                                              fallbacks))
+                assert not composite and not no_composite, (
+                    "Render composites fell back to software (%d composite "
+                    "fallbacks, %d 'No composite'): they did not reach the "
+                    "device" % (composite, no_composite))
 
             assert vm.proc.poll() is None, "QEMU exited"
             assert vm.qmp.cmd("query-status")["status"] == "running"

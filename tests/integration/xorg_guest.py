@@ -1,0 +1,35 @@
+"""Shared steps of the tests that run Xorg on a QXL device in the agent
+guest (scripts/build-agent-guest.sh): test_qxl_cursor.py and
+test_qxl_xorg.py."""
+import os
+import re
+
+from test_agent import VIRTIO_ARGS, agent_guest
+from vm import VM
+
+
+def qxl_agent_vm(ctx, name, traces, append):
+    """The agent guest on -vga qxl, its agent on virtio-serial, with QEMU's
+    trace events traces and the kernel command line append: a VM, to start
+    with `with`."""
+    guest = agent_guest(ctx)
+    args = VIRTIO_ARGS + ["-vga", "qxl"]
+    for t in traces:
+        args += ["-trace", t]
+    args += ["-drive", "file=%s,if=virtio,format=raw,snapshot=on"
+             % os.path.join(guest, "rootfs.ext4")]
+    return VM(ctx, name, args, memory="768M", guest_dir=guest, append=append)
+
+
+def guest_numbers(vm, client, tag, commands):
+    """Run the shell commands, each printing a number, in the guest's serial
+    shell and return those numbers.  tag names the answer on the serial
+    port; the quotes keep the typed command, echoed there, from matching."""
+    vm.shell('echo %s""-IS %s %s""-END' % (
+        tag, " ".join("$(%s)" % c for c in commands), tag))
+    vm.wait_serial(tag + "-END", 30, pump=client.pump)
+    m = re.search("%s-IS %s %s-END" % (
+        re.escape(tag), " ".join([r"(\d+)"] * len(commands)), re.escape(tag)),
+        vm.serial_text)
+    assert m, "no %s answer from the guest; see %s/serial.log" % (tag, vm.logdir)
+    return [int(g) for g in m.groups()]
