@@ -21,9 +21,10 @@ static uint16_t qxl_max_heads(PCIQXLDevice *d)
 }
 
 /*
- * The guest checks this CRC before trusting the config.  It is the guest
- * kernel's crc32(0xffffffff, ...), which in zlib's terms is seeded and
- * finished with the inverse.
+ * The guest checks this CRC before trusting the config.  It is the Linux
+ * driver's crc32(0, ...) (crc32_le: the register starts at 0 and is not
+ * inverted at the end); zlib's crc32() inverts at both ends, so it is
+ * given the inverse of 0 and its result inverted back.
  */
 static void qxl_rom_client_monitors_crc(PCIQXLDevice *d)
 {

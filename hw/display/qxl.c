@@ -109,10 +109,6 @@ void qxl_ram_set_dirty(PCIQXLDevice *d, void *ptr, size_t size)
     }
 }
 
-bool qxl_spice_running(void)
-{
-    return runstate_is_running();
-}
 
 /* ---- sizes ------------------------------------------------------------ */
 

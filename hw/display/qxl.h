@@ -223,7 +223,6 @@ void qxl_soft_reset(PCIQXLDevice *d);
 void qxl_reset_state(PCIQXLDevice *d);
 void qxl_rom_set_dirty(PCIQXLDevice *d);
 void qxl_ram_set_dirty(PCIQXLDevice *d, void *ptr, size_t size);
-bool qxl_spice_running(void);
 
 /* qxl-memslot.c: every guest pointer goes through these. */
 bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
