@@ -1,0 +1,396 @@
+"""Live migration of a real guest (the Linux qxl driver) between our QEMU
+and stock QEMU 10.0, both ways (issue 10): in VGA mode, in native mode
+after the banner is drawn, while the guest draws, and with a secondary
+qxl head.  After each move the destination runs, a SPICE client on it sees
+the banner, and the guest's driver keeps drawing.  Also savevm/loadvm of a
+running guest on our QEMU.
+
+Stock QEMU comes from tests/run.py --stock (scripts/build-stock-qemu.sh);
+without it these tests are skipped.  Our binary runs with -trace
+qxl_migrate, so the tests can tell which mode the device was in when its
+state was saved or loaded."""
+import os
+import re
+import subprocess
+import time
+
+from guest_display import AGENT_ARGS, banner_mismatches
+from spice_client import SpiceProbe
+from vm import VM
+
+MODE_VGA, MODE_NATIVE = 1, 3
+
+
+def _stock(ctx):
+    stock = getattr(ctx, "stock_binary", None)
+    if not stock:
+        raise ctx.Skip("no stock QEMU given (tests/run.py --stock, "
+                       "scripts/build-stock-qemu.sh)")
+    if not os.access(stock, os.X_OK):
+        raise ctx.Skip("stock QEMU %s is absent" % stock)
+    return stock
+
+
+def _binaries(ctx, direction):
+    """(source binary, destination binary) for "stock-to-ours" or
+    "ours-to-stock"."""
+    stock = _stock(ctx)
+    if direction == "stock-to-ours":
+        return stock, ctx.qemu_binary
+    return ctx.qemu_binary, stock
+
+
+def _vm(ctx, name, args, binary, **kw):
+    if binary == ctx.qemu_binary:
+        args = list(args) + ["-trace", "qxl_migrate"]
+    return VM(ctx, name, args, qemu_binary=binary, **kw)
+
+
+def _tail(vm, lines=15):
+    path = os.path.join(vm.logdir, "qemu.stderr")
+    try:
+        with open(path, errors="replace") as f:
+            text = [l.rstrip() for l in f if "qxl_migrate" not in l]
+    except OSError:
+        return ""
+    return " | ".join(text[-lines:])
+
+
+def _migrate(src, dst, timeout=90):
+    """Migrate src to dst (started with -incoming defer) over a Unix
+    socket; on failure the error names what each side logged."""
+    sock = os.path.join(dst.logdir, "migrate.sock")
+    if os.path.exists(sock):
+        os.unlink(sock)
+    dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
+    src.qmp.cmd("migrate", uri="unix:" + sock)
+    deadline = time.monotonic() + timeout
+    info = {}
+    while time.monotonic() < deadline:
+        info = src.qmp.cmd("query-migrate")
+        status = info.get("status")
+        if status == "completed":
+            break
+        if status in ("failed", "cancelled"):
+            time.sleep(0.5)
+            raise AssertionError(
+                "migration %s: %s; source (%s) said: %s; destination (%s) "
+                "said: %s" % (status, info.get("error-desc", info),
+                              os.path.basename(src.qemu_binary), _tail(src),
+                              os.path.basename(dst.qemu_binary), _tail(dst)))
+        time.sleep(0.2)
+    else:
+        raise AssertionError("migration not completed after %ds: %s"
+                             % (timeout, info))
+    # The destination has loaded once it leaves "inmigrate".
+    deadline = time.monotonic() + 30
+    while True:
+        if dst.proc.poll() is not None:
+            raise AssertionError("destination QEMU exited (status %d) after "
+                                 "migration: %s" % (dst.proc.returncode,
+                                                    _tail(dst)))
+        st = dst.qmp.cmd("query-status")["status"]
+        if st != "inmigrate":
+            return st
+        if time.monotonic() > deadline:
+            raise AssertionError("destination still in %s 30s after the "
+                                 "migration completed: %s" % (st, _tail(dst)))
+        time.sleep(0.2)
+
+
+def _wait_running(vm, timeout=20):
+    deadline = time.monotonic() + timeout
+    while True:
+        st = vm.qmp.cmd("query-status")["status"]
+        if st == "running":
+            return
+        assert time.monotonic() < deadline, \
+            "%s not running %ds after migration (%s): %s" % (
+                os.path.basename(vm.qemu_binary), timeout, st, _tail(vm))
+        time.sleep(0.2)
+
+
+def _traced_modes(vm, step):
+    """Device modes our QEMU traced (qxl_migrate) at step, by device id."""
+    path = os.path.join(vm.logdir, "qemu.stderr")
+    with open(path, errors="replace") as f:
+        text = f.read()
+    return {int(m.group(1)): int(m.group(2)) for m in re.finditer(
+        r"qxl_migrate (\d+) %s mode (\d+)" % step, text)}
+
+
+def _assert_mode(ctx, src, dst, want, qid=0):
+    """The mode device qid was in when migrated, as our side traced it."""
+    ours, step = (src, "pre_save") if src.qemu_binary == ctx.qemu_binary \
+        else (dst, "post_load")
+    modes = _traced_modes(ours, step)
+    assert modes.get(qid) == want, \
+        "qxl-%d was in mode %s at %s, want %d; see %s/qemu.stderr" % (
+            qid, modes.get(qid), step, want, ours.logdir)
+
+
+def _banner_seen(client, cid, logdir, what, timeout=30):
+    try:
+        client.wait_for(lambda: not banner_mismatches(client, cid), timeout,
+                        "%s on display %d (%s)" % (
+                            what, cid, "; ".join(banner_mismatches(client, cid)[:3])))
+    finally:
+        if cid in client.primaries:
+            client.save_png(cid, os.path.join(logdir, "capture-%d.png" % cid))
+
+
+def _check_destination(dst, heads=(0,), marker="MIGRATED-OK"):
+    """On the destination a new SPICE client sees the banner on each head,
+    and a console line drawn after migration reaches it."""
+    client = SpiceProbe("127.0.0.1", dst.spice_port).connect()
+    try:
+        for cid in heads:
+            _banner_seen(client, cid, dst.logdir,
+                         "the banner on the destination (%s)"
+                         % os.path.basename(dst.qemu_binary))
+        client.pump(0.5)
+        inv = client.invalidates
+        dst.shell("echo after-migration > /dev/tty1; echo %s" % marker)
+        dst.wait_serial(marker, 20, pump=client.pump)
+        client.wait_for(lambda: client.invalidates > inv, 20,
+                        "drawing on the destination after migration")
+        for cid in heads:
+            bad = banner_mismatches(client, cid)
+            assert not bad, "banner on display %d damaged after drawing: %s" \
+                % (cid, "; ".join(bad[:3]))
+    finally:
+        client.disconnect()
+
+
+def _pair(ctx, test, direction, args, src_kw=None, dst_kw=None):
+    s_bin, d_bin = _binaries(ctx, direction)
+    src = _vm(ctx, test + "_src", args + (src_kw or {}).pop("extra", []),
+              s_bin, **(src_kw or {}))
+    dst = _vm(ctx, test + "_dst", args + ["-incoming", "defer"], d_bin,
+              **(dst_kw or {}))
+    return src, dst
+
+
+# -- (a) VGA mode ----------------------------------------------------------
+
+def _vga_mode(ctx, test, direction):
+    """The source shows the BIOS's VGA text screen (qxl-vga in VGA mode,
+    no driver yet) and is stopped there; after the move a client on the
+    destination sees that text screen, then the destination boots on: the
+    driver binds there, draws its banner and keeps drawing."""
+    args = ["-vga", "qxl"]
+    src, dst = _pair(ctx, test, direction, args, src_kw={"extra": ["-S"]})
+    with src, dst:
+        client = SpiceProbe("127.0.0.1", src.spice_port).connect()
+        try:
+            client.wait_for(lambda: client.main is not None, 20, "the main channel")
+            client.pump(0.5)
+            src.qmp.cmd("cont")
+
+            def text_screen():
+                s = client.primaries.get(0)
+                if s is None or (s.width, s.height) != (720, 400):
+                    return False
+                raw = s.read()
+                return sum(1 for i in range(0, len(raw), 4 * 7)
+                           if raw[i] | raw[i + 1] | raw[i + 2]) > 200
+            client.wait_for(text_screen, 60, "the BIOS's text screen on the source")
+            src.qmp.cmd("stop")
+            client.save_png(0, os.path.join(src.logdir, "vga-text.png"))
+        finally:
+            client.disconnect()
+        assert "GUEST: qxl bound" not in src.serial_text, \
+            "the driver bound before the source stopped"
+        st = _migrate(src, dst)
+        assert st == "paused", "destination is %s, want paused (the source " \
+            "was stopped)" % st
+        _assert_mode(ctx, src, dst, MODE_VGA)
+
+        client = SpiceProbe("127.0.0.1", dst.spice_port).connect()
+        try:
+            client.wait_for(text_screen, 30,
+                            "the migrated VGA text screen on the destination "
+                            "(surfaces: %s)" % client.primary_history)
+            client.save_png(0, os.path.join(dst.logdir, "vga-text.png"))
+            dst.qmp.cmd("cont")
+            dst.wait_serial("GUEST: ready", 120, pump=client.pump)
+            assert "GUEST: qxl bound" in dst.serial_text, \
+                "the qxl driver did not bind on the destination; see %s" \
+                % dst.logdir
+            assert "GUEST: banner drawn" in dst.serial_text
+            _banner_seen(client, 0, dst.logdir, "the banner drawn on the destination")
+        finally:
+            client.disconnect()
+        _check_destination(dst)
+
+
+# -- (b) native mode, banner drawn -----------------------------------------
+
+def _native(ctx, test, direction):
+    args = ["-vga", "qxl"]
+    src, dst = _pair(ctx, test, direction, args)
+    with src, dst:
+        src.wait_serial("GUEST: ready", 120)
+        assert "GUEST: banner drawn" in src.serial_text
+        time.sleep(1)
+        st = _migrate(src, dst)
+        assert st == "running", "destination is %s after migration" % st
+        _assert_mode(ctx, src, dst, MODE_NATIVE)
+        _check_destination(dst)
+
+
+# -- (c) while the guest draws ---------------------------------------------
+
+# Rows 80..95 of the framebuffer (above the banner, which starts at row
+# 448), filled again and again with two different slices of the banner:
+# each write is a damage the driver turns into draw commands.
+DRAW_LOOP = ("(i=0; while :; do dd if=/etc/banner.raw of=/dev/fb0 bs=4096 "
+             "count=16 seek=80 skip=$((i % 2 * 64)) 2>/dev/null; "
+             "i=$((i + 1)); echo $i > /tmp/draws; done) & "
+             "echo DRAWING-STARTED")
+
+
+def _draw_count(vm, marker):
+    """How many times the guest's loop has drawn (the command echo has no
+    digits between marker and END, the answer has)."""
+    vm.shell("echo %s-$(cat /tmp/draws)-END" % marker)
+    deadline = time.monotonic() + 20
+    while True:
+        m = re.findall(r"%s-(\d+)-END" % marker, vm.serial_text)
+        if m:
+            return int(m[-1])
+        assert time.monotonic() < deadline, \
+            "no draw count on the serial port of %s" % vm.logdir
+        time.sleep(0.1)
+
+
+def _while_drawing(ctx, test, direction):
+    args = ["-vga", "qxl"]
+    src, dst = _pair(ctx, test, direction, args)
+    with src, dst:
+        src.wait_serial("GUEST: ready", 120)
+        assert "GUEST: banner drawn" in src.serial_text
+        src.shell(DRAW_LOOP)
+        src.wait_serial("DRAWING-STARTED", 20)
+        time.sleep(2)
+        before = _draw_count(src, "SRCDRAWS")
+        assert before > 0, "the guest's drawing loop did not draw"
+        st = _migrate(src, dst)
+        assert st == "running", "destination is %s after migration" % st
+        _assert_mode(ctx, src, dst, MODE_NATIVE)
+        # The loop goes on on the destination: it draws more.
+        client = SpiceProbe("127.0.0.1", dst.spice_port).connect()
+        try:
+            _banner_seen(client, 0, dst.logdir, "the banner on the destination")
+            inv = client.invalidates
+            client.wait_for(lambda: client.invalidates > inv + 10, 20,
+                            "the loop's drawing on the destination")
+        finally:
+            client.disconnect()
+        time.sleep(1)
+        n1 = _draw_count(dst, "DSTDRAWS1")
+        time.sleep(2)
+        n2 = _draw_count(dst, "DSTDRAWS2")
+        assert n2 > n1 >= before, \
+            "the drawing loop stalled on the destination (%d, %d, %d)" % (
+                before, n1, n2)
+        dst.shell("kill %1")
+        _check_destination(dst)
+
+
+# -- secondary head --------------------------------------------------------
+
+def _secondary(ctx, test, direction):
+    """qxl-vga plus a secondary qxl (as test_qxl_secondary_head): both heads
+    native with the banner; after the move the banner is on both display
+    channels of the destination."""
+    args = ["-vga", "qxl", "-device", "qxl"] + AGENT_ARGS
+    src, dst = _pair(ctx, test, direction, args,
+                     src_kw={"append": "fbcon=map:01"},
+                     dst_kw={"append": "fbcon=map:01"})
+    with src, dst:
+        src.wait_serial("GUEST: ready", 120)
+        bound = [l for l in src.serial_text.splitlines() if "GUEST: qxl bound" in l]
+        assert len(bound) == 2, "qxl bound to %d devices: %s" % (len(bound), bound)
+        assert "GUEST: banner drawn on fb1" in src.serial_text, \
+            "no banner on the second head; see %s/serial.log" % src.logdir
+        time.sleep(1)
+        st = _migrate(src, dst)
+        assert st == "running", "destination is %s after migration" % st
+        _assert_mode(ctx, src, dst, MODE_NATIVE, qid=0)
+        _assert_mode(ctx, src, dst, MODE_NATIVE, qid=1)
+        _check_destination(dst, heads=(0, 1))
+
+
+def _make(fn, direction, timeout):
+    name = "test_qxl_migration_%s_%s" % (
+        direction.replace("-", "_"), fn.__name__.lstrip("_"))
+
+    def test(ctx):
+        fn(ctx, name, direction)
+    test.__name__ = name
+    test.__doc__ = fn.__doc__
+    test.timeout = timeout
+    return name, test
+
+
+for _fn, _timeout in ((_vga_mode, 240), (_native, 200),
+                      (_while_drawing, 240), (_secondary, 240)):
+    for _direction in ("stock-to-ours", "ours-to-stock"):
+        _name, _test = _make(_fn, _direction, _timeout)
+        globals()[_name] = _test
+
+
+# -- savevm / loadvm -------------------------------------------------------
+
+def _qemu_img(ctx):
+    for path in (os.path.join(ctx.build, "qemu", "qemu-img"),
+                 os.path.join(os.path.dirname(ctx.stock_binary or "/"), "qemu-img")):
+        if os.access(path, os.X_OK):
+            return path
+    raise ctx.Skip("no qemu-img (ninja -C build/qemu qemu-img)")
+
+
+def test_qxl_savevm_loadvm_stock_layout(ctx):
+    """savevm of a running guest on our QEMU, the picture changed, loadvm:
+    the banner is back, and the guest runs and draws."""
+    name = "test_qxl_savevm_loadvm_stock_layout"
+    logdir = ctx.logdir(name)
+    disk = os.path.join(logdir, "disk.qcow2")
+    if os.path.exists(disk):
+        os.unlink(disk)
+    subprocess.run([_qemu_img(ctx), "create", "-q", "-f", "qcow2", disk, "64M"],
+                   check=True)
+    args = ["-vga", "qxl",
+            "-drive", "if=none,id=disk0,file=%s,format=qcow2" % disk,
+            "-device", "virtio-blk-pci,drive=disk0",
+            "-trace", "qxl_migrate"]
+    with VM(ctx, name, args) as vm:
+        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+        try:
+            vm.wait_serial("GUEST: ready", 120, pump=client.pump)
+            assert "GUEST: banner drawn" in vm.serial_text
+            _banner_seen(client, 0, vm.logdir, "the banner before savevm")
+            out = vm.qmp.hmp("savevm snap1")
+            assert not out.strip(), "savevm: %s" % out
+            snaps = vm.qmp.hmp("info snapshots")
+            assert "snap1" in snaps, "no snap1 after savevm: %s" % snaps
+            # Change the picture: the banner's rows filled with zeros.
+            vm.shell("dd if=/dev/zero of=/dev/fb0 bs=65536 seek=28 count=4 "
+                     "2>/dev/null; echo WIPED")
+            vm.wait_serial("WIPED", 20, pump=client.pump)
+            client.wait_for(lambda: len(banner_mismatches(client, 0)) > 10, 20,
+                            "the wiped banner")
+            out = vm.qmp.hmp("loadvm snap1")
+            assert not out.strip(), "loadvm: %s" % out
+            st = vm.qmp.cmd("query-status")["status"]
+            assert st == "running", "after loadvm the VM is %s" % st
+            assert _traced_modes(vm, "post_load").get(0) == MODE_NATIVE, \
+                "no native-mode load traced; see %s/qemu.stderr" % vm.logdir
+            _banner_seen(client, 0, vm.logdir, "the banner back after loadvm")
+        finally:
+            client.disconnect()
+        _check_destination(vm, marker="LOADVM-OK")
+
+
+test_qxl_savevm_loadvm_stock_layout.timeout = 200
