@@ -370,6 +370,80 @@ def _secondary(ctx, test, direction):
         _check_destination(dst, heads=(0, 1))
 
 
+# -- there and back ---------------------------------------------------------
+
+def _round_trip(ctx, test, direction):
+    """While the guest draws: to the other QEMU and back again (what one
+    side loaded, it saves again for the other)."""
+    there, back = _binaries(ctx, direction)
+    args = ["-vga", "qxl"]
+    incoming = ["-incoming", "defer"]
+    vm1 = _vm(ctx, test + "_1", args, there)
+    vm2 = _vm(ctx, test + "_2", args + incoming, back)
+    vm3 = _vm(ctx, test + "_3", args + incoming, there)
+    with vm1, vm2, vm3:
+        vm1.wait_serial("GUEST: ready", 120)
+        assert "GUEST: banner drawn" in vm1.serial_text
+        vm1.shell(DRAW_LOOP)
+        vm1.wait_serial("DRAWING-STARTED", 20)
+        time.sleep(1)
+        for src, dst in ((vm1, vm2), (vm2, vm3)):
+            st = _migrate(src, dst)
+            assert st == "running", "%s is %s after migration" % (
+                os.path.basename(dst.logdir), st)
+            _assert_mode(ctx, src, dst, MODE_NATIVE)
+            client = SpiceProbe("127.0.0.1", dst.spice_port).connect()
+            try:
+                _banner_seen(client, 0, dst.logdir, "the banner on %s"
+                             % os.path.basename(dst.logdir))
+                seen = set()
+
+                def both_slices():
+                    band = _band_slice(client)
+                    if band is not None:
+                        seen.add(band)
+                    return len(seen) == 2
+                client.wait_for(both_slices, 20,
+                                "both pictures of the drawing loop on %s "
+                                "(seen: %s)" % (os.path.basename(dst.logdir), seen))
+            finally:
+                client.disconnect()
+        vm3.shell("kill %1; sleep 0.5; echo LOOP-STOPPED")
+        vm3.wait_serial("LOOP-STOPPED", 20)
+        _check_destination(vm3)
+
+
+# -- savevm on one, loadvm on the other --------------------------------------
+
+def _savevm_cross(ctx, test, direction):
+    """savevm of a running guest on one QEMU, then the other starts from
+    that snapshot (-loadvm): it runs, shows the banner and draws."""
+    saver, loader = _binaries(ctx, direction)
+    disk = os.path.join(ctx.logdir(test), "disk.qcow2")
+    if os.path.exists(disk):
+        os.unlink(disk)
+    subprocess.run([_qemu_img(ctx), "create", "-q", "-f", "qcow2", disk, "64M"],
+                   check=True)
+    args = ["-vga", "qxl",
+            "-drive", "if=none,id=disk0,file=%s,format=qcow2" % disk,
+            "-device", "virtio-blk-pci,drive=disk0"]
+    with _vm(ctx, test + "_save", args, saver) as vm:
+        vm.wait_serial("GUEST: ready", 120)
+        assert "GUEST: banner drawn" in vm.serial_text
+        time.sleep(1)
+        out = vm.qmp.hmp("savevm snap1")
+        assert not out.strip(), "savevm on %s: %s" % (
+            os.path.basename(vm.qemu_binary), out)
+        if saver == ctx.qemu_binary:
+            assert _traced_modes(vm, "pre_save").get(0) == MODE_NATIVE
+    with _vm(ctx, test + "_load", args + ["-loadvm", "snap1"], loader) as vm:
+        _wait_running(vm)
+        if loader == ctx.qemu_binary:
+            assert _traced_modes(vm, "post_load").get(0) == MODE_NATIVE, \
+                "no native-mode load traced; see %s/qemu.stderr" % vm.logdir
+        _check_destination(vm, marker="LOADVM-OK")
+
+
 def _make(fn, direction, timeout):
     name = "test_qxl_migration_%s_%s" % (
         direction.replace("-", "_"), fn.__name__.lstrip("_"))
@@ -383,7 +457,8 @@ def _make(fn, direction, timeout):
 
 
 for _fn, _timeout in ((_vga_mode, 240), (_native, 200),
-                      (_while_drawing, 240), (_secondary, 240)):
+                      (_while_drawing, 240), (_secondary, 240),
+                      (_round_trip, 300), (_savevm_cross, 240)):
     for _direction in ("stock-to-ours", "ours-to-stock"):
         _name, _test = _make(_fn, _direction, _timeout)
         globals()[_name] = _test
