@@ -16,7 +16,9 @@ import time
 
 import pattern
 from guest_display import AGENT_ARGS, banner_mismatches
+import test_qxl_xorg as xorg
 from spice_client import SpiceProbe
+from test_agent import agent_guest
 from vm import VM
 
 MODE_VGA, MODE_NATIVE = 1, 3
@@ -444,6 +446,98 @@ def _savevm_cross(ctx, test, direction):
         _check_destination(vm, marker="LOADVM-OK")
 
 
+# -- Xorg's qxl driver -------------------------------------------------------
+
+def _xorg_scene(vm, client, exact, texts, what):
+    """Wait for xdraw's scene (its marker drawn last) on the client and
+    check it as test_qxl_xorg.py does."""
+    mx, my = xorg.MARKER_RECT[:2]
+    client.wait_for(
+        lambda: 0 in client.primaries and
+        client.primaries[0].width >= xorg.WIN_W and
+        client.primaries[0].height >= xorg.WIN_H and
+        client.rgb_at(0, mx + 10, my + 10) == (0x12, 0xab, 0x34),
+        60, "xdraw's marker %s" % what)
+    assert len(texts) == 2, "xdraw reported texts %s" % texts
+    deadline = time.monotonic() + 20
+    while True:
+        problems = xorg.check_scene(xorg.window_pixels(client), texts, exact)
+        if not problems or time.monotonic() > deadline:
+            break
+        client.pump(1)
+    client.save_png(0, os.path.join(vm.logdir, "capture.png"))
+    assert not problems, "the client's picture %s is wrong: %s" % (
+        what, "; ".join(problems[:5]))
+
+
+def _xorg(ctx, test, direction, kms):
+    """Xorg on its qxl driver (KMS, or UMS: the driver programs the device
+    itself and keeps pixmaps in device surfaces, so live surfaces and a
+    cursor travel in the stream) draws test_qxl_xorg.py's scene; after the
+    move the destination's client shows it exactly, and a new xdraw draws
+    it again there."""
+    s_bin, d_bin = _binaries(ctx, direction)
+    guest = agent_guest(ctx)
+    logdir = ctx.logdir(test)
+    # Shared storage: one overlay over the guest's root file system.
+    disk = os.path.join(logdir, "rootfs.qcow2")
+    if os.path.exists(disk):
+        os.unlink(disk)
+    subprocess.run([_qemu_img(ctx), "create", "-q", "-f", "qcow2", "-F", "raw",
+                    "-b", os.path.join(guest, "rootfs.ext4"), disk], check=True)
+    args = AGENT_ARGS + [
+        "-vga", "qxl",
+        "-drive", "file=%s,if=virtio,format=qcow2" % disk,
+    ]
+    append = "agent=virtio " + (
+        "xdriver=qxl" if kms else "xdriver=qxl-ums module_blacklist=qxl")
+    kw = {"memory": "768M", "guest_dir": guest, "append": append}
+    src = _vm(ctx, test + "_src", args, s_bin, **kw)
+    dst = _vm(ctx, test + "_dst", args + ["-incoming", "defer"], d_bin, **kw)
+    exact = xorg.exact_scene()
+    with src, dst:
+        client = SpiceProbe("127.0.0.1", src.spice_port).connect()
+        try:
+            src.wait_serial("GUEST: ready", 150, pump=client.pump)
+            src.shell("DISPLAY=:0 xdraw >/dev/ttyS0 2>&1 &")
+            src.wait_serial_any(["XDRAW: done", "XDRAW: error"], 120,
+                                pump=client.pump)
+            assert "XDRAW: error" not in src.serial_text, \
+                "xdraw failed; see %s/serial.log" % src.logdir
+            texts = xorg.parse_texts(src.serial_text)
+            _xorg_scene(src, client, exact, texts, "on the source")
+        finally:
+            client.disconnect()
+        st = _migrate(src, dst)
+        assert st == "running", "destination is %s after migration" % st
+        _assert_mode(ctx, src, dst, MODE_NATIVE)
+        client = SpiceProbe("127.0.0.1", dst.spice_port).connect()
+        try:
+            _xorg_scene(dst, client, exact, texts, "on the destination")
+            # The driver keeps drawing: xdraw again, from a new window.
+            inv = client.invalidates
+            dst.shell("kill %1; sleep 1; DISPLAY=:0 xdraw >/dev/ttyS0 2>&1 &")
+            dst.wait_serial_any(["XDRAW: done", "XDRAW: error"], 120,
+                                pump=client.pump)
+            assert "XDRAW: error" not in dst.serial_text, \
+                "xdraw failed on the destination; see %s/serial.log" % dst.logdir
+            assert client.invalidates > inv, "nothing drawn on the destination"
+            # (The same texts as the first time: xdraw's lines on the
+            # serial port may now share it with the shell's prompt.)
+            _xorg_scene(dst, client, exact, texts,
+                        "drawn again on the destination")
+        finally:
+            client.disconnect()
+
+
+def _xorg_kms(ctx, test, direction):
+    _xorg(ctx, test, direction, kms=True)
+
+
+def _xorg_ums(ctx, test, direction):
+    _xorg(ctx, test, direction, kms=False)
+
+
 def _make(fn, direction, timeout):
     name = "test_qxl_migration_%s_%s" % (
         direction.replace("-", "_"), fn.__name__.lstrip("_"))
@@ -458,7 +552,8 @@ def _make(fn, direction, timeout):
 
 for _fn, _timeout in ((_vga_mode, 240), (_native, 200),
                       (_while_drawing, 240), (_secondary, 240),
-                      (_round_trip, 300), (_savevm_cross, 240)):
+                      (_round_trip, 300), (_savevm_cross, 240),
+                      (_xorg_kms, 400), (_xorg_ums, 400)):
     for _direction in ("stock-to-ours", "ours-to-stock"):
         _name, _test = _make(_fn, _direction, _timeout)
         globals()[_name] = _test
