@@ -17,6 +17,7 @@ import time
 import pattern
 from guest_display import AGENT_ARGS, banner_mismatches
 import test_qxl_xorg as xorg
+from gi.repository import GObject, SpiceClientGLib
 from spice_client import SpiceProbe
 from test_agent import agent_guest
 from vm import VM
@@ -493,12 +494,20 @@ def _xorg(ctx, test, direction, kms):
         "xdriver=qxl" if kms else "xdriver=qxl-ums module_blacklist=qxl")
     kw = {"memory": "768M", "guest_dir": guest, "append": append}
     src = _vm(ctx, test + "_src", args, s_bin, **kw)
-    dst = _vm(ctx, test + "_dst", args + ["-incoming", "defer"], d_bin, **kw)
+    # Our destination traces what it replays into spice-server on load.
+    replay = ["-trace", "qxl_ring_command", "-trace", "qxl_snapshot_take",
+              "-trace", "qxl_monitors_guest"] if d_bin == ctx.qemu_binary else []
+    dst = _vm(ctx, test + "_dst", args + ["-incoming", "defer"] + replay,
+              d_bin, **kw)
     exact = xorg.exact_scene()
     with src, dst:
         client = SpiceProbe("127.0.0.1", src.spice_port).connect()
         try:
             src.wait_serial("GUEST: ready", 150, pump=client.pump)
+            # A hardware cursor: its last command travels in the stream.
+            src.shell("DISPLAY=:0 xsetroot -cursor_name left_ptr; "
+                      "echo CURSOR\"\"-SET")
+            src.wait_serial("CURSOR-SET", 30, pump=client.pump)
             src.shell("DISPLAY=:0 xdraw >/dev/ttyS0 2>&1 &")
             src.wait_serial_any(["XDRAW: done", "XDRAW: error"], 120,
                                 pump=client.pump)
@@ -511,9 +520,34 @@ def _xorg(ctx, test, direction, kms):
         st = _migrate(src, dst)
         assert st == "running", "destination is %s after migration" % st
         _assert_mode(ctx, src, dst, MODE_NATIVE)
-        client = SpiceProbe("127.0.0.1", dst.spice_port).connect()
+        if replay:
+            # What our destination gave back to spice-server on load: the
+            # live surfaces (in UMS the driver's pixmaps), the cursor and
+            # the guest's monitors config.
+            got = _replayed(dst)
+            assert got["surface"] >= (2 if not kms else 1) and \
+                got["cursor"] == 1 and got["monitors"] == 1, \
+                "replayed on load: %s; see %s/qemu.stderr" % (got, dst.logdir)
+        client = SpiceProbe("127.0.0.1", dst.spice_port)
+        shapes = []
+
+        def cursor_changed(channel, pspec):
+            shape = channel.get_property("cursor")
+            if shape is not None:
+                shapes.append((shape.width, shape.height))
+
+        def channel_new(session, channel):
+            if isinstance(channel, SpiceClientGLib.CursorChannel):
+                GObject.Object.connect(channel, "notify::cursor", cursor_changed)
+                SpiceClientGLib.Channel.connect(channel)
+        GObject.Object.connect(client.session, "channel-new", channel_new)
+        client.connect()
         try:
             _xorg_scene(dst, client, exact, texts, "on the destination")
+            # The cursor the guest set on the source, without a new command.
+            client.wait_for(lambda: any(w > 0 and h > 0 for w, h in shapes), 30,
+                            "the guest's cursor on the destination (shapes "
+                            "seen: %s)" % shapes)
             # The driver keeps drawing: xdraw again, from a new window.
             inv = client.invalidates
             dst.shell("kill %1; sleep 1; DISPLAY=:0 xdraw >/dev/ttyS0 2>&1 &")
@@ -528,6 +562,19 @@ def _xorg(ctx, test, direction, kms):
                         "drawn again on the destination")
         finally:
             client.disconnect()
+
+
+def _replayed(vm):
+    """Commands our QEMU took again in post_load (traced before the first
+    command from the rings)."""
+    with open(os.path.join(vm.logdir, "qemu.stderr"), errors="replace") as f:
+        text = f.read()
+    after = text.split("post_load", 1)[1].split("qxl_ring_command", 1)[0]
+    return {
+        "surface": len(re.findall(r"qxl_snapshot_take 0 type 5 ", after)),
+        "cursor": len(re.findall(r"qxl_snapshot_take 0 type 3 ", after)),
+        "monitors": len(re.findall(r"qxl_monitors_guest 0 ", after)),
+    }
 
 
 def _xorg_kms(ctx, test, direction):
