@@ -1,9 +1,11 @@
-"""Live migration of a real guest (the Linux qxl driver) between our QEMU
-and stock QEMU 10.0, both ways (issue 10): in VGA mode, in native mode
-after the banner is drawn, while the guest draws, and with a secondary
-qxl head.  After each move the destination runs, a SPICE client on it sees
-the banner, and the guest's driver keeps drawing.  Also savevm/loadvm of a
-running guest on our QEMU.
+"""Live migration of real guests between our QEMU and stock QEMU 10.0,
+both ways (issue 10).  Each scenario is a pair of tests, stock_to_ours and
+ours_to_stock: qxl-vga in VGA mode (the BIOS's text screen), in native
+mode with the Linux qxl driver's banner, while the guest draws, with a
+secondary qxl head, there and back, savevm on one and loadvm on the
+other, and Xorg's qxl driver (KMS and UMS).  After each move the
+destination runs, a SPICE client on it sees the picture, and the guest's
+driver keeps drawing.  Also savevm/loadvm of a running guest on our QEMU.
 
 Stock QEMU comes from tests/run.py --stock (scripts/build-stock-qemu.sh);
 without it these tests are skipped.  Our binary runs with -trace
@@ -166,12 +168,11 @@ def _check_destination(dst, heads=(0,), marker="MIGRATED-OK"):
         client.disconnect()
 
 
-def _pair(ctx, test, direction, args, src_kw=None, dst_kw=None):
+def _pair(ctx, test, direction, args, src_extra=(), **kw):
+    """Source and destination (-incoming defer) VMs of one test."""
     s_bin, d_bin = _binaries(ctx, direction)
-    src = _vm(ctx, test + "_src", args + (src_kw or {}).pop("extra", []),
-              s_bin, **(src_kw or {}))
-    dst = _vm(ctx, test + "_dst", args + ["-incoming", "defer"], d_bin,
-              **(dst_kw or {}))
+    src = _vm(ctx, test + "_src", args + list(src_extra), s_bin, **kw)
+    dst = _vm(ctx, test + "_dst", args + ["-incoming", "defer"], d_bin, **kw)
     return src, dst
 
 
@@ -183,7 +184,7 @@ def _vga_mode(ctx, test, direction):
     destination sees that text screen, then the destination boots on: the
     driver binds there, draws its banner and keeps drawing."""
     args = ["-vga", "qxl"]
-    src, dst = _pair(ctx, test, direction, args, src_kw={"extra": ["-S"]})
+    src, dst = _pair(ctx, test, direction, args, src_extra=["-S"])
     with src, dst:
         client = SpiceProbe("127.0.0.1", src.spice_port).connect()
         try:
@@ -356,9 +357,7 @@ def _secondary(ctx, test, direction):
     native with the banner; after the move the banner is on both display
     channels of the destination."""
     args = ["-vga", "qxl", "-device", "qxl"] + AGENT_ARGS
-    src, dst = _pair(ctx, test, direction, args,
-                     src_kw={"append": "fbcon=map:01"},
-                     dst_kw={"append": "fbcon=map:01"})
+    src, dst = _pair(ctx, test, direction, args, append="fbcon=map:01")
     with src, dst:
         src.wait_serial("GUEST: ready", 120)
         bound = [l for l in src.serial_text.splitlines() if "GUEST: qxl bound" in l]
