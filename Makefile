@@ -67,9 +67,14 @@ demo: deps
 	@$(MAKE) --no-print-directory build guest
 	@$(TOP)/scripts/demo.sh
 
+# Stock QEMU (scripts/build-stock-qemu.sh) is the peer of the migration
+# tests; qemu-img makes the qcow2 disk of the savevm test.
 check: deps
 	@$(MAKE) --no-print-directory qtests guest agent-guest
-	@/usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)"
+	$(NINJA) -C $(QEMU_BUILD) qemu-img
+	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
+	    /usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)" \
+	        --stock "$$stock"
 
 stock:
 	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null

@@ -10,6 +10,11 @@
    are kept under build/test-logs/<test>/.
 
 Usage: tests/run.py --build BUILD_DIR --qtests "qxl-test ..." [-k SUBSTRING]
+                   [--stock STOCK_QEMU]
+
+--stock names stock QEMU 10.0's qemu-system-x86_64 (the peer of the
+migration tests; scripts/build-stock-qemu.sh prints it); the tests that
+need it are skipped without it.
 """
 import argparse
 import importlib.util
@@ -31,9 +36,11 @@ class Skip(Exception):
 
 
 class Context:
-    def __init__(self, build):
+    def __init__(self, build, stock_binary=None):
         self.build = build
         self.qemu_binary = os.path.join(build, "qemu-system-x86_64")
+        # Stock QEMU 10.0 (tests/run.py --stock), or None.
+        self.stock_binary = stock_binary
         self.guest_dir = os.path.join(build, "guest")
         self.logroot = os.path.join(build, "test-logs")
         self.Skip = Skip
@@ -150,9 +157,12 @@ def main():
     ap.add_argument("--qtests", default="")
     ap.add_argument("-k", dest="pattern", default="",
                     help="run only tests whose name contains this")
+    ap.add_argument("--stock", default="",
+                    help="stock QEMU 10.0's qemu-system-x86_64 (migration peer)")
     ap.add_argument("--only", choices=["qtest", "integration"], default=None)
     a = ap.parse_args()
-    ctx = Context(os.path.abspath(a.build))
+    ctx = Context(os.path.abspath(a.build),
+                  os.path.abspath(a.stock) if a.stock else None)
     res = Results()
     if a.only in (None, "qtest"):
         for q in a.qtests.split():

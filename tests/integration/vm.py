@@ -74,8 +74,10 @@ class VM:
 
     def __init__(self, ctx, name, extra_args, spice=True, memory="512M",
                  spice_port=None, spice_opts=TEST_SPICE_OPTS, guest_dir=None,
-                 append=""):
+                 append="", qemu_binary=None):
         self.ctx = ctx
+        # Another QEMU than ours (stock QEMU as a migration peer).
+        self.qemu_binary = qemu_binary or ctx.qemu_binary
         self.logdir = ctx.logdir(name)
         self.spice_port = (spice_port or free_tcp_port()) if spice else None
         self.serial_path = os.path.join(self.logdir, "serial.sock")
@@ -85,7 +87,7 @@ class VM:
                 os.unlink(p)
         guest = guest_dir or ctx.guest_dir
         self.args = [
-            ctx.qemu_binary,
+            self.qemu_binary,
             "-machine", "q35", "-m", memory, "-smp", "1", "-nodefaults",
             "-kernel", os.path.join(guest, "vmlinux"),
             "-initrd", os.path.join(guest, "initrd.gz"),
