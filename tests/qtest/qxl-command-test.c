@@ -1466,7 +1466,9 @@ static void write_field(QXLDev *q, Built *b, uint32_t field, uint64_t val)
 static void corrupt(QXLDev *q, Built *b, Ref ref, Corruption how)
 {
     Target *t = &b->t[ref];
-    uint32_t first = t->chunks[0], last = t->chunks[t->nchunks - 1];
+    /* Targets without a chunk list have no first or last chunk. */
+    uint32_t first = t->nchunks ? t->chunks[0] : 0;
+    uint32_t last = t->nchunks ? t->chunks[t->nchunks - 1] : 0;
     uint32_t size;
 
     switch (how) {
