@@ -8,9 +8,11 @@
 #   make deps       install Debian packages (root)
 #   make stock      build stock QEMU 10.0 from the same source (the peer)
 #   make bench      benchmarks, ours vs stock, printed as ratios
+#   make fuzz       the ASan+UBSan libFuzzer build (build-fuzz/), see docs/fuzzing.rst
+#   make fuzz-check the sanitizer job of CI: qtests under ASan+UBSan, a short fuzz run
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-BUILD := $(TOP)/build
+BUILD ?= $(TOP)/build
 QEMU_BUILD := $(BUILD)/qemu
 BIN := $(BUILD)/qemu-system-x86_64
 NINJA := ninja
@@ -26,7 +28,7 @@ QTESTS := qxl-test qxl-guest-bug-test vdi-port-test
 # passes the same list to QEMU as --firmwarepath.
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
 
-.PHONY: all deps build qtests guest agent-guest demo check stock bench clean distclean FORCE
+.PHONY: all deps build qtests guest agent-guest demo check stock bench fuzz fuzz-check clean distclean FORCE
 
 all: build
 
@@ -39,7 +41,7 @@ deps:
 
 ifeq ($(QEMU_SRC),)
 build:
-	$(TOP)/configure
+	$(TOP)/configure --build-dir $(BUILD)
 	@$(MAKE) --no-print-directory build
 else
 build:
@@ -81,6 +83,26 @@ bench: deps
 	    --stock "$$($(TOP)/scripts/build-stock-qemu.sh)" \
 	    --bench $(QEMU_BUILD)/tests/qtest/spice-stack/qxl-bench \
 	    --json $(BUILD)/bench/ring.json
+
+# The fuzzing build: clang 14, libFuzzer, ASan and UBSan.  A build dir
+# configured by ./configure --enable-fuzzing is used as it is; otherwise
+# build-fuzz/ is configured for it, beside the ordinary build.
+ifeq ($(FUZZING),1)
+FUZZ_BUILD := $(BUILD)
+else
+FUZZ_BUILD := $(TOP)/build-fuzz
+endif
+
+fuzz:
+	@test -f $(FUZZ_BUILD)/config.mk || \
+	    $(TOP)/configure --build-dir $(FUZZ_BUILD) --enable-fuzzing
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) build
+	CCACHE_BASEDIR=$(FUZZ_BUILD) $(NINJA) -C $(FUZZ_BUILD)/qemu qemu-fuzz-x86_64
+	@ln -sfn qemu/qemu-fuzz-x86_64 $(FUZZ_BUILD)/qemu-fuzz-x86_64
+
+fuzz-check: fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) qtests
+	@$(TOP)/scripts/fuzz.sh check $(FUZZ_BUILD)
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
