@@ -1119,13 +1119,18 @@ static void push(Fuzz *f, bool cursor, uint32_t type, uint64_t p)
     QXLCommand cmd = { .data = p, .type = type };
 
     /*
-     * QXL_FUZZ_AVOID=worker-spin: no more commands once the device raised
-     * ERROR, as a driver that resets on it; this steps around the known
-     * hang of qxl-fuzz-regress-test's worker-spin/after-guest-bug.
+     * QXL_FUZZ_AVOID=worker-spin steps around the known hang of
+     * qxl-fuzz-regress-test's worker-spin/after-guest-bug (a guest bug
+     * with more commands behind it on the ring): one command on a ring at
+     * a time, and none once the device raised ERROR.
      */
-    if (f->avoid_spin &&
-        (qtest_readl(f->s, RAM(f, int_pending)) & QXL_INTERRUPT_ERROR)) {
-        return;
+    if (f->avoid_spin) {
+        wait_ring_empty(f, ring, 20 * RING_WAIT_US);
+        if (qtest_readl(f->s, RAM(f, int_pending)) & QXL_INTERRUPT_ERROR ||
+            qtest_readl(f->s, ring + RING_PROD) !=
+            qtest_readl(f->s, ring + RING_CONS)) {
+            return;
+        }
     }
     if (prod - cons >= QXL_COMMAND_RING_SIZE) {
         pop_releases(f);
@@ -1141,7 +1146,7 @@ static void push(Fuzz *f, bool cursor, uint32_t type, uint64_t p)
     if (f->double_fetch) {
         double_fetch(f);
     }
-    wait_ring_empty(f, ring, RING_WAIT_US);
+    wait_ring_empty(f, ring, f->avoid_spin ? 20 * RING_WAIT_US : RING_WAIT_US);
 }
 
 static void gen_memslot(Fuzz *f)
@@ -1186,6 +1191,13 @@ static void gen_create_primary(Fuzz *f, uint32_t w, uint32_t h)
     qtest_memwrite(f->s, RAM(f, create_surface), &sc, sizeof(sc));
     f->sw[0] = w;
     f->sh[0] = h;
+}
+
+/* QXL_FUZZ_AVOID=worker-spin: both rings empty (waits a little). */
+static bool rings_idle(Fuzz *f)
+{
+    return wait_ring_empty(f, RAM(f, cmd_ring), 20 * RING_WAIT_US) &&
+           wait_ring_empty(f, RAM(f, cursor_ring), 20 * RING_WAIT_US);
 }
 
 static bool qxl_port_is_async(uint8_t port)
@@ -1233,6 +1245,9 @@ static void gen_io(Fuzz *f)
         break;
     }
     val = gen_u8(f, val);
+    if (f->avoid_spin && !rings_idle(f)) {
+        return;     /* no guest bug with commands on a ring */
+    }
     if (port == QXL_IO_RANGE_SIZE) {
         /* A port past the range, or any byte of it. */
         port = gen_u8(f, port);
@@ -1550,6 +1565,10 @@ static void qxl_fuzz(QTestState *s, const unsigned char *data, size_t size)
                 QXL_BAR0_GPA + f->bar0.start + in_u16(f) * 8;
 
             in_bytes(f, b, len);
+            if (f->avoid_spin && gpa + len > RAM(f, cmd_ring) &&
+                gpa < RAM(f, release_ring)) {
+                break;      /* no forged ring indices either */
+            }
             qtest_memwrite(s, gpa, b, len);
             break;
         }
@@ -1572,7 +1591,7 @@ static void qxl_fuzz(QTestState *s, const unsigned char *data, size_t size)
     /* Let the worker finish: the rings, then everything drawn. */
     wait_ring_empty(f, RAM(f, cmd_ring), RING_WAIT_US);
     wait_ring_empty(f, RAM(f, cursor_ring), RING_WAIT_US);
-    if (f->primary) {
+    if (f->primary && (!f->avoid_spin || rings_idle(f))) {
         QXLRect r = { 0, 0, MAX(f->sh[0], 1), MAX(f->sw[0], 1) };
 
         qtest_memwrite(s, RAM(f, update_area), &r, sizeof(r));
@@ -1624,19 +1643,28 @@ static GString *qxl_fuzz_cmdline(FuzzTarget *t)
     return cmd;
 }
 
-/* spice-server warns about every bad command: keep stderr for crashes. */
-static void quiet(const gchar *domain, GLogLevelFlags level,
-                  const gchar *message, gpointer opaque)
+/*
+ * spice-server warns about every bad command: keep stderr for crashes.
+ * Its fatal errors (spice_error(), G_LOG_LEVEL_ERROR) end in glib's
+ * G_BREAKPOINT, a SIGTRAP in a worker thread that blocks signals: the
+ * kernel kills the process and libFuzzer keeps no input.  Abort instead.
+ */
+static void spice_log_handler(const gchar *domain, GLogLevelFlags level,
+                              const gchar *message, gpointer opaque)
 {
+    if (level & G_LOG_LEVEL_ERROR) {
+        fprintf(stderr, "%s: %s\n", domain, message);
+        abort();
+    }
+    if (getenv("QXL_FUZZ_VERBOSE")) {
+        fprintf(stderr, "%s: %s\n", domain, message);
+    }
 }
 
 static void qxl_fuzz_pre_vm_init(void)
 {
-    if (!getenv("QXL_FUZZ_VERBOSE")) {
-        g_log_set_handler("Spice", G_LOG_LEVEL_WARNING | G_LOG_LEVEL_CRITICAL |
-                          G_LOG_LEVEL_MESSAGE | G_LOG_LEVEL_INFO |
-                          G_LOG_LEVEL_DEBUG, quiet, NULL);
-    }
+    g_log_set_handler("Spice", G_LOG_LEVEL_MASK | G_LOG_FLAG_FATAL,
+                      spice_log_handler, NULL);
 }
 
 static void register_qxl_fuzz_targets(void)
