@@ -22,7 +22,7 @@ NINJA := ninja
 export CCACHE_BASEDIR := $(BUILD)
 export CCACHE_NOHASHDIR := 1
 
-QTESTS := qxl-test qxl-guest-bug-test vdi-port-test
+QTESTS := qxl-test qxl-guest-bug-test qxl-fuzz-regress-test vdi-port-test
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
 # passes the same list to QEMU as --firmwarepath.
