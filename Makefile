@@ -100,9 +100,17 @@ fuzz:
 	CCACHE_BASEDIR=$(FUZZ_BUILD) $(NINJA) -C $(FUZZ_BUILD)/qemu qemu-fuzz-x86_64
 	@ln -sfn qemu/qemu-fuzz-x86_64 $(FUZZ_BUILD)/qemu-fuzz-x86_64
 
+# CI's sanitizer job: every qtest against the ASan + UBSan build, then a
+# short fuzzing run (the seed corpus replayed, FUZZ_SECONDS of exploring).
+SAN_ENV := ASAN_OPTIONS=detect_leaks=0 \
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+
 fuzz-check: fuzz
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) qtests
-	@$(TOP)/scripts/fuzz.sh check $(FUZZ_BUILD)
+	@$(SAN_ENV) /usr/bin/python3 $(TOP)/tests/run.py --build $(FUZZ_BUILD) \
+	    --only qtest --qtests "$(QTESTS)"; s=$$?; \
+	if $(TOP)/scripts/fuzz.sh check $(FUZZ_BUILD); then \
+	    echo "[fuzz] PASS"; else echo "[fuzz] FAIL"; s=1; fi; exit $$s
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean
