@@ -1193,6 +1193,26 @@ static void gen_create_primary(Fuzz *f, uint32_t w, uint32_t h)
     f->sh[0] = h;
 }
 
+/*
+ * QXL_FUZZ_AVOID=worker-spin, before a port write or the reset: once the
+ * device raised ERROR, the guest takes back what it queued (prod = cons),
+ * which ends the worker's spin before anything waits for the worker.
+ */
+static void retract_rings(Fuzz *f)
+{
+    uint64_t rings[] = { RAM(f, cmd_ring), RAM(f, cursor_ring) };
+    int i;
+
+    if (!(qtest_readl(f->s, RAM(f, int_pending)) & QXL_INTERRUPT_ERROR)) {
+        return;
+    }
+    for (i = 0; i < ARRAY_SIZE(rings); i++) {
+        qtest_writel(f->s, rings[i] + RING_PROD,
+                     qtest_readl(f->s, rings[i] + RING_CONS));
+    }
+    g_usleep(1000);
+}
+
 /* QXL_FUZZ_AVOID=worker-spin: both rings empty (waits a little). */
 static bool rings_idle(Fuzz *f)
 {
@@ -1245,8 +1265,11 @@ static void gen_io(Fuzz *f)
         break;
     }
     val = gen_u8(f, val);
-    if (f->avoid_spin && !rings_idle(f)) {
-        return;     /* no guest bug with commands on a ring */
+    if (f->avoid_spin) {
+        retract_rings(f);
+        if (!rings_idle(f)) {
+            return;     /* no guest bug with commands on a ring */
+        }
     }
     if (port == QXL_IO_RANGE_SIZE) {
         /* A port past the range, or any byte of it. */
@@ -1600,6 +1623,9 @@ static void qxl_fuzz(QTestState *s, const unsigned char *data, size_t size)
     }
     pop_releases(f);
     pump();
+    if (f->avoid_spin) {
+        retract_rings(f);
+    }
 
     /* Back to a machine just booted, for the next input. */
     fuzz_reset(s);
