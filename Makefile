@@ -12,7 +12,7 @@
 #   make fuzz-check the sanitizer job of CI: qtests under ASan+UBSan, a short fuzz run
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
-BUILD ?= $(TOP)/build
+BUILD := $(TOP)/build
 QEMU_BUILD := $(BUILD)/qemu
 BIN := $(BUILD)/qemu-system-x86_64
 NINJA := ninja
