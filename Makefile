@@ -8,6 +8,8 @@
 #   make deps       install Debian packages (root)
 #   make stock      build stock QEMU 10.0 from the same source (the peer)
 #   make bench      benchmarks, ours vs stock, printed as ratios
+#   make fuzz       the ASan+UBSan libFuzzer build (build-fuzz/), see docs/fuzzing.rst
+#   make fuzz-check the sanitizer job of CI: qtests under ASan+UBSan, a short fuzz run
 
 TOP := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
 BUILD := $(TOP)/build
@@ -20,13 +22,14 @@ NINJA := ninja
 export CCACHE_BASEDIR := $(BUILD)
 export CCACHE_NOHASHDIR := 1
 
-QTESTS := qxl-test qxl-guest-bug-test qxl-command-test vdi-port-test
+QTESTS := qxl-test qxl-guest-bug-test qxl-command-test qxl-fuzz-regress-test \
+	  vdi-port-test
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
 # passes the same list to QEMU as --firmwarepath.
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
 
-.PHONY: all deps build qtests guest agent-guest demo check stock bench clean distclean FORCE
+.PHONY: all deps build qtests guest agent-guest demo check stock bench fuzz fuzz-check clean distclean FORCE
 
 all: build
 
@@ -39,7 +42,7 @@ deps:
 
 ifeq ($(QEMU_SRC),)
 build:
-	$(TOP)/configure
+	$(TOP)/configure --build-dir $(BUILD)
 	@$(MAKE) --no-print-directory build
 else
 build:
@@ -86,6 +89,34 @@ bench: deps
 	    --stock "$$($(TOP)/scripts/build-stock-qemu.sh)" \
 	    --bench $(QEMU_BUILD)/tests/qtest/spice-stack/qxl-bench \
 	    --json $(BUILD)/bench/ring.json
+
+# The fuzzing build: clang 14, libFuzzer, ASan and UBSan.  A build dir
+# configured by ./configure --enable-fuzzing is used as it is; otherwise
+# build-fuzz/ is configured for it, beside the ordinary build.
+ifeq ($(FUZZING),1)
+FUZZ_BUILD := $(BUILD)
+else
+FUZZ_BUILD := $(TOP)/build-fuzz
+endif
+
+fuzz:
+	@test -f $(FUZZ_BUILD)/config.mk || \
+	    $(TOP)/configure --build-dir $(FUZZ_BUILD) --enable-fuzzing
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) build
+	CCACHE_BASEDIR=$(FUZZ_BUILD) $(NINJA) -C $(FUZZ_BUILD)/qemu qemu-fuzz-x86_64
+	@ln -sfn qemu/qemu-fuzz-x86_64 $(FUZZ_BUILD)/qemu-fuzz-x86_64
+
+# CI's sanitizer job: every qtest against the ASan + UBSan build, then a
+# short fuzzing run (the seed corpus replayed, FUZZ_SECONDS of exploring).
+SAN_ENV := ASAN_OPTIONS=detect_leaks=0 \
+	UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
+
+fuzz-check: fuzz
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) qtests
+	@$(SAN_ENV) /usr/bin/python3 $(TOP)/tests/run.py --build $(FUZZ_BUILD) \
+	    --only qtest --qtests "$(QTESTS)"; s=$$?; \
+	if $(TOP)/scripts/fuzz.sh check $(FUZZ_BUILD); then \
+	    echo "[fuzz] PASS"; else echo "[fuzz] FAIL"; s=1; fi; exit $$s
 
 clean:
 	-$(NINJA) -C $(QEMU_BUILD) clean

@@ -1,7 +1,11 @@
 #!/bin/bash
 # Lay this project's files over a copy of the QEMU source tree.
 #
-#   scripts/overlay.sh QEMU_SRC OUT_DIR
+#   scripts/overlay.sh [--only DIR] QEMU_SRC OUT_DIR
+#
+# --only DIR lays only our files under DIR and applies only the edits of
+# files under it: stock QEMU with just our fuzz harness (--only
+# tests/qtest/fuzz, used by scripts/build-stock-qemu.sh --fuzz).
 #
 # OUT_DIR becomes a tree of symbolic links to QEMU_SRC, with every file of
 # ours (see OVERLAY_DIRS) linked over it, so that editing one of our files and
@@ -11,6 +15,11 @@
 # content changes (idempotent, and it keeps meson from reconfiguring).
 set -euo pipefail
 
+only=""
+if [ "${1:-}" = "--only" ]; then
+    only=${2:?--only needs a directory}
+    shift 2
+fi
 src=$(realpath "$1")
 out=$2
 top=$(realpath "$(dirname "$0")/..")
@@ -47,8 +56,21 @@ EDITS=(
     "hw/Kconfig|source char/Kconfig|source char/Kconfig.vdi-port"
     "hw/char/meson.build|system_ss.add(when: 'CONFIG_VIRTIO_SERIAL', if_true: files('virtio-console.c'))|system_ss.add(when: 'CONFIG_VDI_PORT', if_true: [files('vdi-port.c'), spice])"
     "hw/char/trace-events|<<hw/char/trace-events.vdi-port|"
+    # The structure-aware fuzz targets of the QXL and VDI port devices
+    # (tests/qtest/fuzz/qxl_fuzz.c, docs/fuzzing.rst), in QEMU's fuzzer.
+    "tests/qtest/fuzz/meson.build|specific_fuzz_ss.add(files('generic_fuzz.c'))|specific_fuzz_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl_fuzz.c'), spice, spice_protocol])"
 )
 # ---------------------------------------------------------------------------
+
+if [ -n "$only" ]; then
+    OVERLAY_DIRS=$only
+    REPLACED=""
+    kept=()
+    for e in "${EDITS[@]}"; do
+        case "${e%%|*}" in "$only"/*) kept+=("$e") ;; esac
+    done
+    EDITS=("${kept[@]}")
+fi
 
 if [ ! -f "$src/VERSION" ]; then
     echo "overlay: $src is not a QEMU source tree (no VERSION file)" >&2
