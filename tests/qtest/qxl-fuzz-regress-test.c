@@ -4,8 +4,8 @@
  * before the fix.  Each runs in its own subprocess with a time limit, so a
  * crash or hang fails that test only.
  *
- * KNOWN FAILING until the device is fixed:
- *   worker-spin/after-guest-bug   QEMU hangs (see the test)
+ * worker-spin/after-guest-bug: fixed in qxl-ring.c (while the device
+ * refuses commands, spice-server may sleep).
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
