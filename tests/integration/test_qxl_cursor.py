@@ -3,31 +3,18 @@ qxl driver) in the agent guest sets a hardware cursor; our device checks
 the command and spice-server hands the shape to a spice-gtk client."""
 import os
 
-from gi.repository import GObject, SpiceClientGLib
-
 from spice_client import SpiceProbe
-from xorg_guest import qxl_agent_vm
+from xorg_guest import qxl_agent_vm, watch_cursor_shapes
 
 
 def test_qxl_hardware_cursor_reaches_client(ctx):
     name = "test_qxl_hardware_cursor_reaches_client"
-    shapes = []
-
-    def cursor_changed(channel, pspec):
-        shape = channel.get_property("cursor")
-        if shape is not None:
-            shapes.append((shape.width, shape.height))
 
     with qxl_agent_vm(ctx, name,
                       ["qxl_cursor", "qxl_ring_cursor", "qxl_guest_bug"],
                       "agent=virtio") as vm:
         client = SpiceProbe("127.0.0.1", vm.spice_port)
-
-        def channel_new(session, channel):
-            if isinstance(channel, SpiceClientGLib.CursorChannel):
-                GObject.Object.connect(channel, "notify::cursor", cursor_changed)
-                SpiceClientGLib.Channel.connect(channel)
-        GObject.Object.connect(client.session, "channel-new", channel_new)
+        shapes = watch_cursor_shapes(client)
         client.connect()
         try:
             vm.wait_serial("GUEST: ready", 150, pump=client.pump)

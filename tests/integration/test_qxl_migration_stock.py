@@ -19,7 +19,7 @@ import time
 import pattern
 from guest_display import AGENT_ARGS, banner_mismatches
 import test_qxl_xorg as xorg
-from gi.repository import GObject, SpiceClientGLib
+from xorg_guest import watch_cursor_shapes
 from spice_client import SpiceProbe
 from test_agent import agent_guest
 from vm import VM
@@ -524,18 +524,7 @@ def _xorg(ctx, test, direction, kms):
                 got["cursor"] == 1 and got["monitors"] == 1, \
                 "replayed on load: %s; see %s/qemu.stderr" % (got, dst.logdir)
         client = SpiceProbe("127.0.0.1", dst.spice_port)
-        shapes = []
-
-        def cursor_changed(channel, pspec):
-            shape = channel.get_property("cursor")
-            if shape is not None:
-                shapes.append((shape.width, shape.height))
-
-        def channel_new(session, channel):
-            if isinstance(channel, SpiceClientGLib.CursorChannel):
-                GObject.Object.connect(channel, "notify::cursor", cursor_changed)
-                SpiceClientGLib.Channel.connect(channel)
-        GObject.Object.connect(client.session, "channel-new", channel_new)
+        shapes = watch_cursor_shapes(client)
         client.connect()
         try:
             _xorg_scene(dst, client, exact, texts, "on the destination")

@@ -33,3 +33,23 @@ def guest_numbers(vm, client, tag, commands):
         vm.serial_text)
     assert m, "no %s answer from the guest; see %s/serial.log" % (tag, vm.logdir)
     return [int(g) for g in m.groups()]
+
+
+def watch_cursor_shapes(client):
+    """Collect (width, height) of every cursor shape the client's cursor
+    channel receives; call before client.connect()."""
+    from gi.repository import GObject, SpiceClientGLib
+
+    shapes = []
+
+    def cursor_changed(channel, pspec):
+        shape = channel.get_property("cursor")
+        if shape is not None:
+            shapes.append((shape.width, shape.height))
+
+    def channel_new(session, channel):
+        if isinstance(channel, SpiceClientGLib.CursorChannel):
+            GObject.Object.connect(channel, "notify::cursor", cursor_changed)
+            SpiceClientGLib.Channel.connect(channel)
+    GObject.Object.connect(client.session, "channel-new", channel_new)
+    return shapes
