@@ -1,7 +1,7 @@
 #!/usr/bin/python3
-# Writes the hand-made seeds of the QXL / VDI port fuzzer into
-# tests/qtest/fuzz/qxl-corpus/ (the rest of that corpus is what libFuzzer
-# found, merged: docs/fuzzing.rst).  The byte layout is what qxl_fuzz.c
+# Writes the hand-made seeds (seed-*) of the QXL / VDI port fuzzer into
+# tests/qtest/fuzz/qxl-corpus/; the other files there, named by their
+# SHA-1, are what libFuzzer found, merged with -merge=1 (docs/fuzzing.rst).  The byte layout is what qxl_fuzz.c
 # reads: a selector byte of 0 takes the sane value of a field, so a seed is a
 # prefix that picks the operation and its kind, followed by bytes below 0xc0
 # that keep the generated trees mostly well-formed.

@@ -1208,6 +1208,20 @@ static void retract_rings(Fuzz *f)
     g_usleep(1000);
 }
 
+/* Does [gpa, gpa + len) touch the indices of the command or cursor ring? */
+static bool ring_header_hit(Fuzz *f, uint64_t gpa, uint32_t len)
+{
+    uint64_t rings[] = { RAM(f, cmd_ring), RAM(f, cursor_ring) };
+    int i;
+
+    for (i = 0; i < ARRAY_SIZE(rings); i++) {
+        if (gpa < rings[i] + RING_NOTIFY_CONS + 4 && gpa + len > rings[i]) {
+            return true;
+        }
+    }
+    return false;
+}
+
 static bool qxl_port_is_async(uint8_t port)
 {
     return port >= QXL_IO_UPDATE_AREA_ASYNC &&
@@ -1573,6 +1587,9 @@ static void qxl_fuzz(QTestState *s, const unsigned char *data, size_t size)
                 QXL_BAR0_GPA + f->bar0.start + in_u16(f) * 8;
 
             in_bytes(f, b, len);
+            if (f->avoid_spin && ring_header_hit(f, gpa, len)) {
+                break;  /* prod = cons needs the ring indices it wrote */
+            }
             qtest_memwrite(s, gpa, b, len);
             break;
         }
