@@ -21,7 +21,7 @@
 
 #include "qemu/osdep.h"
 #include "qobject/qdict.h"
-#include "qxl-driver.h"
+#include "libqos/qxl.h"
 
 #define RING_SIZE QXL_COMMAND_RING_SIZE
 /* Drawables in flight: more than the ring holds, reused in turn. */

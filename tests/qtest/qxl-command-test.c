@@ -35,7 +35,7 @@
 #include "qemu/osdep.h"
 #include "qemu/units.h"
 #include "qobject/qdict.h"
-#include "qxl-driver.h"
+#include "libqos/qxl.h"
 
 /* The primary every test draws on. */
 #define W       64
@@ -2077,28 +2077,16 @@ static uint32_t corrupt_offset(const Built *b, Ref ref, Corruption how)
     }
 }
 
-/* The BAR 0 offset of the ring slot the next push fills. */
-static uint32_t next_ring_slot(QXLDev *q, QXLRingKind ring)
-{
-    uint32_t r = qxl_ring_off(q, ring);
-    uint32_t prod = qxl_bar0_readl(q, r + offsetof(QXLCommandRing, prod));
-
-    return r + offsetof(QXLCommandRing, items) +
-           (prod % QXL_COMMAND_RING_SIZE) * sizeof(QXLCommandRing_ring_el);
-}
-
 /* Wait until @ring is empty (true) or ERROR is raised (false). */
 static bool taken_or_refused(QXLDev *q, QXLRingKind ring)
 {
-    uint32_t r = qxl_ring_off(q, ring);
     gint64 end = g_get_monotonic_time() + QXL_WAIT_US;
 
     for (int i = 0;; i++) {
         if (qxl_int_pending(q) & QXL_INTERRUPT_ERROR) {
             return false;
         }
-        if (qxl_bar0_readl(q, r + offsetof(QXLCommandRing, prod)) ==
-            qxl_bar0_readl(q, r + offsetof(QXLCommandRing, cons))) {
+        if (!qxl_ring_used(q, ring)) {
             /*
              * cons moves before the command is read.  The worker handles
              * UPDATE_AREA once it is done with the command: then ERROR is
@@ -2109,7 +2097,7 @@ static bool taken_or_refused(QXLDev *q, QXLRingKind ring)
         }
         if (g_get_monotonic_time() > end) {
             g_printerr("%s ring not taken, no ERROR either\n",
-                       ring == QXL_RING_CMD ? "command" : "cursor");
+                       qxl_ring_name(ring));
             g_assert_not_reached();
         }
         if (i > 16) {
@@ -2158,7 +2146,7 @@ static void run_race_case(const void *data)
         if (c->paint) {
             c->paint(q, &b, color);
         }
-        slot = next_ring_slot(q, b.ring);
+        slot = qxl_ring_next_slot(q, b.ring);
         if (rw->ref != REF_CMD) {
             off = corrupt_offset(&b, rw->ref, rw->how);
             saved = qxl_bar0_readq(q, off);
@@ -2249,11 +2237,6 @@ static uint64_t vm_cpu_ticks(QXLDev *q)
            g_ascii_strtoull(fields[12], NULL, 10);
 }
 
-static uint32_t ring_used(QXLDev *q)
-{
-    return QXL_RAM_L(q, cmd_ring.prod) - QXL_RAM_L(q, cmd_ring.cons);
-}
-
 /*
  * spice-server keeps a drawable until it is rendered or covered by a later
  * one; with no client and no UPDATE_AREA, one-pixel COPYs to distinct
@@ -2295,7 +2278,7 @@ static void test_budget(void)
     /* Push until the ring stays full: the device stopped taking. */
     end = g_get_monotonic_time() + QXL_WAIT_US;
     while (g_get_monotonic_time() < end) {
-        if (ring_used(q) < QXL_COMMAND_RING_SIZE) {
+        if (qxl_ring_used(q, QXL_RING_CMD) < QXL_COMMAND_RING_SIZE) {
             QXLDrawable d = copy_drawable(q, img, pushed % W,
                                           pushed / W % H);
 
@@ -2315,8 +2298,9 @@ static void test_budget(void)
     rss1 = vm_rss_kib(q);
     g_test_message("pushed %u, ring %u, bytes %" PRIu64 ", peak %" PRIu64
                    ", RSS %" PRIu64 " -> %" PRIu64 " KiB", pushed,
-                   ring_used(q), bytes, peak, rss0, rss1);
-    g_assert_cmpuint(ring_used(q), ==, QXL_COMMAND_RING_SIZE);
+                   qxl_ring_used(q, QXL_RING_CMD), bytes, peak, rss0, rss1);
+    g_assert_cmpuint(qxl_ring_used(q, QXL_RING_CMD), ==,
+                     QXL_COMMAND_RING_SIZE);
     g_assert_cmpuint(bytes, >=, budget);
     g_assert_cmpuint(peak, <=, budget + one);
 
@@ -2332,7 +2316,8 @@ static void test_budget(void)
     g_test_message("CPU while full: %" PRIu64 " of %ld ticks", cpu,
                    sysconf(_SC_CLK_TCK) / 2);
     g_assert_cmpuint(cpu, <, sysconf(_SC_CLK_TCK) / 10);
-    g_assert_cmpuint(ring_used(q), ==, QXL_COMMAND_RING_SIZE);
+    g_assert_cmpuint(qxl_ring_used(q, QXL_RING_CMD), ==,
+                     QXL_COMMAND_RING_SIZE);
     rss2 = vm_rss_kib(q);
     g_assert_cmpuint(rss2, <=, rss1 + 2048);
     /* Far below what spice-server would hold without the budget. */
@@ -2346,17 +2331,18 @@ static void test_budget(void)
      */
     end = g_get_monotonic_time() + QXL_WAIT_US;
     qxl_set_update_area(q, 0, &rect_all);
-    while (ring_used(q) && g_get_monotonic_time() < end) {
+    while (qxl_ring_used(q, QXL_RING_CMD) && g_get_monotonic_time() < end) {
         if (!qxl_io_async(q, QXL_IO_UPDATE_AREA_ASYNC, 0)) {
             g_printerr("UPDATE_AREA with a full budget never completes "
-                       "(ring %u, bytes %" PRIu64 ")\n", ring_used(q),
+                       "(ring %u, bytes %" PRIu64 ")\n",
+                       qxl_ring_used(q, QXL_RING_CMD),
                        (uint64_t)qxl_qom_get_int(q, "x-snapshot-bytes"));
             /* Its exit would wait for the worker too. */
             kill(qtest_pid(q->qts), SIGKILL);
             g_assert_not_reached();
         }
     }
-    g_assert_cmpuint(ring_used(q), ==, 0);
+    g_assert_cmpuint(qxl_ring_used(q, QXL_RING_CMD), ==, 0);
     qxl_update_area(q, 0, &rect_all);
     g_assert_cmpuint(qxl_qom_get_int(q, "x-snapshot-peak"), <=,
                      budget + one);

@@ -11,7 +11,7 @@
  */
 
 #include "qemu/osdep.h"
-#include "qxl-driver.h"
+#include "libqos/qxl.h"
 
 static const QXLRect rect64 = { .top = 0, .left = 0, .bottom = 64,
                                 .right = 64 };
@@ -62,7 +62,7 @@ static void test_worker_spin_after_guest_bug(void)
     /* RESET must come back, and the device draw again. */
     qxl_assert_alive(q);
     qxl_reset(q);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_assert_draws(q);
     qxl_stop(q);
 }

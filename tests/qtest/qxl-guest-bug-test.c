@@ -37,7 +37,7 @@
 
 #include "qemu/osdep.h"
 #include "qemu/units.h"
-#include "qxl-driver.h"
+#include "libqos/qxl.h"
 
 #define SURFACES 200
 

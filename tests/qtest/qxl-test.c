@@ -3,7 +3,7 @@
  * <spice/qxl_dev.h> as a guest driver sees it (PCI identity, BARs, ROM,
  * RAM header, modes, properties, I/O ports, interrupts, memslots, the
  * primary surface, the rings, async I/O, reset, monitors config,
- * migration and hot-unplug).  The mechanics live in qxl-driver.c; the
+ * migration and hot-unplug).  The mechanics live in libqos/qxl.c; the
  * guest-bug tests are in qxl-guest-bug-test.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
@@ -14,7 +14,7 @@
 #include "qemu/units.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
-#include "qxl-driver.h"
+#include "libqos/qxl.h"
 
 #define QXL_VENDOR_ID   0x1b36
 /* The QXLRam header occupies the last 8 KiB of BAR 0. */
@@ -314,7 +314,7 @@ static void test_memslots(void)
     qxl_memslot_add(q, 2, q->vram_addr, q->vram_addr + q->vram_size);
     qxl_io(q, QXL_IO_MEMSLOT_DEL, 2);
     qxl_memslot_add(q, 2, q->vram_addr, q->vram_addr + 4096);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_assert_draws(q);
 
     /* Adding an active slot again. */
@@ -350,7 +350,7 @@ static void test_primary(void)
     qxl_destroy_primary(q);
     /* Destroying again is a no-op, not an error. */
     qxl_destroy_primary(q);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_assert_draws(q);
     /* Creating over an existing primary is a guest bug. */
     qxl_create_primary(q, 64, 64);
@@ -364,7 +364,7 @@ static void test_primary(void)
     qxl_set_primary(q, 2048, 2048, 2048 * 4, SPICE_SURFACE_FMT_32_xRGB);
     qxl_io(q, QXL_IO_CREATE_PRIMARY, 0);
     qxl_destroy_primary(q);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     /* One byte more is not. */
     qxl_set_primary(q, 2048, 2049, 2048 * 4, SPICE_SURFACE_FMT_32_xRGB);
     qxl_io(q, QXL_IO_CREATE_PRIMARY, 0);
@@ -416,7 +416,7 @@ static void test_cmd_ring(void)
     for (i = 0; i < 5; i++) {
         g_assert_true(contains(ids, n, expect[i]));
     }
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_stop(q);
 }
 
@@ -477,7 +477,7 @@ static void test_cursor_ring(void)
                           qxl_new_cursor_shape(q, 16, 16, 16 * 16 * 4))));
     n = qxl_collect_releases(q, ids, ARRAY_SIZE(ids), 1);
     g_assert_true(contains(ids, n, qxl_release_id(set)));
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_stop(q);
 }
 
@@ -518,7 +518,7 @@ static void test_surfaces(void)
     g_assert_true(contains(ids, n, qxl_release_id(destroy)));
     /* DESTROY_SURFACE_WAIT 0 is the primary. */
     qxl_io(q, QXL_IO_DESTROY_SURFACE_WAIT, 0);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_io(q, QXL_IO_DESTROY_ALL_SURFACES, 0);
     qxl_assert_draws(q);
     qxl_stop(q);
@@ -543,7 +543,7 @@ static void test_surface_in_vram(void)
     qxl_update_area(q, 1, &r);
     g_assert_cmphex(qtest_readl(q->qts, q->vram_addr + 68 * KiB + 15 * 64 + 60)
                     & 0xffffff, ==, 0x345678);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_stop(q);
 }
 
@@ -565,14 +565,14 @@ static void test_ports_misc(void)
     /* OOM with an empty release ring. */
     qxl_create_primary(q, 64, 64);
     qxl_io(q, QXL_IO_NOTIFY_OOM, 0);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_assert_alive(q);
 
     /* SET_MODE (qxl-1) publishes the mode number in the ROM. */
     qxl_reset(q);
     qxl_io(q, QXL_IO_SET_MODE, 3);
     g_assert_cmpuint(QXL_ROM_L(q, mode), ==, 3);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_io(q, QXL_IO_SET_MODE, 200);
     qxl_assert_guest_bug(q);
 
@@ -608,7 +608,7 @@ static void test_vga_mode_ports(void)
     qxl_setup(q);
     g_assert_true(qxl_io_async(q, QXL_IO_FLUSH_SURFACES_ASYNC, 0));
     g_assert_true(qxl_io_async(q, QXL_IO_DESTROY_ALL_SURFACES_ASYNC, 0));
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_assert_draws(q);
     qxl_stop(q);
 }
@@ -641,7 +641,7 @@ static void test_async(void)
     g_assert_true(qxl_io_async(q, QXL_IO_DESTROY_SURFACE_ASYNC, 5));
     g_assert_true(qxl_io_async(q, QXL_IO_DESTROY_PRIMARY_ASYNC, 0));
     g_assert_true(qxl_io_async(q, QXL_IO_DESTROY_ALL_SURFACES_ASYNC, 0));
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_assert_draws(q);
     qxl_stop(q);
 }
@@ -726,7 +726,7 @@ static void test_monitors_config_guest(void)
     /* Two 64x64 heads side by side. */
     qxl_new_monitors_config(q, 2, 2);
     g_assert_true(qxl_io_async(q, QXL_IO_MONITORS_CONFIG_ASYNC, 0));
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
     qxl_stop(q);
 }
 
@@ -868,7 +868,7 @@ static void test_migration(void)
     qxl_update_area(dst, 1, &r);
     g_assert_cmphex(qxl_primary_pixel(dst, 40, 40, 256), ==, 0x00ff00);
     g_assert_cmphex(surface_pixel(dst, surf, 1, 1), ==, 0x222222);
-    g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(dst);
     qxl_stop(dst);
 }
 
@@ -1064,10 +1064,10 @@ static void test_migration_compat(void)
     g_assert_true(loaded);
     wait_running(dst->qts);
     g_assert_cmpuint(QXL_ROM_L(dst, mode), ==, mode);
-    g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(dst);
     pic_b = screendump(dst, "b.ppm", &len_b);
     g_assert_cmpmem(pic_a, len_a, pic_b, len_b);
-    g_assert_cmphex(qxl_int_pending(dst) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(dst);
     qxl_stop(dst);
     qxl_stop(src);
 }

@@ -7,8 +7,6 @@
  */
 
 #include "qemu/osdep.h"
-#include <sys/socket.h>
-#include <netinet/in.h>
 #include <spice-client.h>
 #include <spice/vd_agent.h>
 #include "qemu/cutils.h"
@@ -32,7 +30,8 @@ typedef struct Guest {
     QPCIDevice *dev;
     QPCIBar io, ram;
     uint64_t io_size, ram_size;
-    int spice_port;
+    char *tmpdir;           /* holds the SPICE server's UNIX socket */
+    char *spice_sock;
     uint32_t gen;
     GByteArray *rx;         /* bytes read from the output ring */
 } Guest;
@@ -46,21 +45,6 @@ typedef struct Client {
 
 /* ---- the guest ---------------------------------------------------------- */
 
-static int free_tcp_port(void)
-{
-    struct sockaddr_in a = { .sin_family = AF_INET };
-    socklen_t len = sizeof(a);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int port;
-
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    g_assert(bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
-    g_assert(getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-    port = ntohs(a.sin_port);
-    close(fd);
-    return port;
-}
-
 /* What firmware would do: place the BARs and enable decoding. */
 static void guest_map(Guest *g)
 {
@@ -72,11 +56,13 @@ static void guest_map(Guest *g)
 static void guest_start(Guest *g, const char *extra)
 {
     memset(g, 0, sizeof(*g));
-    g->spice_port = free_tcp_port();
+    g->tmpdir = g_dir_make_tmp("vdi-port-XXXXXX", NULL);
+    g_assert_nonnull(g->tmpdir);
+    g->spice_sock = g_build_filename(g->tmpdir, "spice.sock", NULL);
     g->qts = qtest_initf("-machine pc -nodefaults "
-                         "-spice port=%d,addr=127.0.0.1,disable-ticketing=on "
+                         "-spice unix=on,addr=%s,disable-ticketing=on "
                          "-device vdi-port,addr=4.0 %s",
-                         g->spice_port, extra ? extra : "");
+                         g->spice_sock, extra ? extra : "");
     g->bus = qpci_new_pc(g->qts, NULL);
     g->dev = qpci_device_find(g->bus, QPCI_DEVFN(4, 0));
     g_assert_nonnull(g->dev);
@@ -90,6 +76,10 @@ static void guest_stop(Guest *g)
     g_free(g->dev);
     qpci_free_pc(g->bus);
     qtest_quit(g->qts);
+    unlink(g->spice_sock);
+    rmdir(g->tmpdir);
+    g_free(g->spice_sock);
+    g_free(g->tmpdir);
 }
 
 static uint32_t rd(Guest *g, uint64_t off)
@@ -303,14 +293,12 @@ static void client_channel_new(SpiceSession *session, SpiceChannel *channel,
     }
 }
 
-static void client_start(Client *c, int port)
+static void client_start(Client *c, const char *spice_sock)
 {
-    g_autofree char *uri = g_strdup_printf("spice://127.0.0.1:%d", port);
-
     memset(c, 0, sizeof(*c));
     c->clipboard = g_byte_array_new();
     c->session = spice_session_new();
-    g_object_set(c->session, "uri", uri, "enable-audio", FALSE,
+    g_object_set(c->session, "unix-path", spice_sock, "enable-audio", FALSE,
                  "enable-usbredir", FALSE, NULL);
     g_signal_connect(c->session, "channel-new",
                      G_CALLBACK(client_channel_new), c);
@@ -600,7 +588,7 @@ static void test_guest_to_client(void)
 
     guest_start(&g, NULL);
     guest_connect(&g);
-    client_start(&c, g.spice_port);
+    client_start(&c, g.spice_sock);
     agent_handshake(&g, &c, caps);
 
     cons0 = rd(&g, RING_OFF(input, cons));
@@ -639,7 +627,7 @@ static void test_client_to_guest(void)
     guest_connect(&g);
     wr(&g, RAM_OFF(int_mask), VDI_PORT_INTERRUPT);
     port_out(&g, VDI_PORT_IO_UPDATE_IRQ, 0);
-    client_start(&c, g.spice_port);
+    client_start(&c, g.spice_sock);
     agent_handshake(&g, &c, caps);
 
     fill_pattern(payload, BIG, 2);
@@ -754,7 +742,7 @@ static void test_migration(void)
     g_assert_cmpuint(rd(&dst, RING_OFF(input, cons)), ==, old_cons + 1);
 
     /* No connect on this side: the agent is already there. */
-    client_start(&c, dst.spice_port);
+    client_start(&c, dst.spice_sock);
     /* The client's capabilities arrive tagged with the new generation. */
     agent_handshake(&dst, &c, caps);
     fill_pattern(payload, sizeof(payload), 3);
@@ -953,9 +941,9 @@ static void expect_failure(const char *args, const char *error)
 
 static void test_one_agent_only(void)
 {
+    g_autofree char *dir = g_dir_make_tmp("vdi-port-XXXXXX", NULL);
     g_autofree char *spice = g_strdup_printf(
-        "-spice port=%d,addr=127.0.0.1,disable-ticketing=on",
-        free_tcp_port());
+        "-spice unix=on,addr=%s/spice.sock,disable-ticketing=on", dir);
     g_autofree char *a = NULL, *b = NULL, *c = NULL, *d = NULL, *e = NULL;
 
     a = g_strdup_printf("%s -device vdi-port,id=v1 -device vdi-port,id=v2",
@@ -972,6 +960,7 @@ static void test_one_agent_only(void)
     expect_failure(d, "Channels it knows: vdagent");
     e = g_strdup("-device vdi-port");
     expect_failure(e, "SPICE is not in use");
+    rmdir(dir);
 }
 
 int main(int argc, char **argv)

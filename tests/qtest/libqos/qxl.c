@@ -1,6 +1,6 @@
 /*
  * A qtest-side QXL guest driver, shared by the QXL qtests.
- * See qxl-driver.h for the conventions.
+ * See qxl.h for the conventions.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
@@ -8,7 +8,7 @@
 #include "qemu/osdep.h"
 #include <glib/gstdio.h>
 #include "qemu/host-utils.h"
-#include "qxl-driver.h"
+#include "qxl.h"
 #include "hw/pci/pci_regs.h"
 #include "qobject/qdict.h"
 
@@ -887,31 +887,65 @@ uint32_t qxl_new_cursor_shape_chunked(QXLDev *q, uint16_t width,
 
 /* ---- rings -------------------------------------------------------------- */
 
+/* The command and the cursor ring: same layout, own place and port. */
+static const struct {
+    const char *name;
+    uint32_t ram_off;           /* in QXLRam */
+    uint8_t notify_port;
+} qxl_rings[] = {
+    [QXL_RING_CMD] = {
+        "command", offsetof(QXLRam, cmd_ring), QXL_IO_NOTIFY_CMD,
+    },
+    [QXL_RING_CURSOR] = {
+        "cursor", offsetof(QXLRam, cursor_ring), QXL_IO_NOTIFY_CURSOR,
+    },
+};
+
 uint32_t qxl_ring_off(QXLDev *q, QXLRingKind ring)
 {
-    return ring == QXL_RING_CMD ? QXL_RAM_OFF(q, cmd_ring)
-                                : QXL_RAM_OFF(q, cursor_ring);
+    return q->ram_header + qxl_rings[ring].ram_off;
+}
+
+const char *qxl_ring_name(QXLRingKind ring)
+{
+    return qxl_rings[ring].name;
 }
 
 #define RING_FIELD(q, ring, f) \
     (qxl_ring_off(q, ring) + offsetof(QXLCommandRing, f))
 
+uint32_t qxl_ring_used(QXLDev *q, QXLRingKind ring)
+{
+    return qxl_bar0_readl(q, RING_FIELD(q, ring, prod)) -
+           qxl_bar0_readl(q, RING_FIELD(q, ring, cons));
+}
+
+/* The BAR 0 offset of the slot of the ring entry numbered @prod. */
+static uint32_t ring_slot(QXLDev *q, QXLRingKind ring, uint32_t prod)
+{
+    return RING_FIELD(q, ring, items) +
+           (prod % QXL_COMMAND_RING_SIZE) * sizeof(QXLCommandRing_ring_el);
+}
+
+uint32_t qxl_ring_next_slot(QXLDev *q, QXLRingKind ring)
+{
+    return ring_slot(q, ring, qxl_bar0_readl(q, RING_FIELD(q, ring, prod)));
+}
+
+/* Store a command in slot @prod and publish it: prod + 1. */
 static void ring_store(QXLDev *q, QXLRingKind ring, uint32_t prod,
                        uint32_t type, uint64_t phys)
 {
     QXLCommand c = { .data = phys, .type = type };
-    uint32_t slot = prod % QXL_COMMAND_RING_SIZE;
 
-    qxl_bar0_write(q, RING_FIELD(q, ring, items) +
-                   slot * sizeof(QXLCommandRing_ring_el), &c, sizeof(c));
+    qxl_bar0_write(q, ring_slot(q, ring, prod), &c, sizeof(c));
+    qxl_bar0_writel(q, RING_FIELD(q, ring, prod), prod + 1);
 }
 
 void qxl_push_raw(QXLDev *q, QXLRingKind ring, uint32_t type, uint64_t phys)
 {
-    uint32_t prod = qxl_bar0_readl(q, RING_FIELD(q, ring, prod));
-
-    ring_store(q, ring, prod, type, phys);
-    qxl_bar0_writel(q, RING_FIELD(q, ring, prod), prod + 1);
+    ring_store(q, ring, qxl_bar0_readl(q, RING_FIELD(q, ring, prod)), type,
+               phys);
 }
 
 void qxl_push(QXLDev *q, QXLRingKind ring, uint32_t type, uint64_t phys)
@@ -928,18 +962,15 @@ void qxl_push(QXLDev *q, QXLRingKind ring, uint32_t type, uint64_t phys)
         }
         if (g_get_monotonic_time() > end) {
             g_printerr("%s ring stays full (prod %u cons %u)\n",
-                           ring == QXL_RING_CMD ? "command" : "cursor",
-                           prod, cons);
+                       qxl_ring_name(ring), prod, cons);
             g_assert_not_reached();
         }
         g_usleep(1000);
     }
     ring_store(q, ring, prod, type, phys);
-    qxl_bar0_writel(q, RING_FIELD(q, ring, prod), prod + 1);
     /* Kick the device only when the consumer asked for it. */
     if (qxl_bar0_readl(q, RING_FIELD(q, ring, notify_on_prod)) == prod + 1) {
-        qxl_io(q, ring == QXL_RING_CMD ? QXL_IO_NOTIFY_CMD
-                                       : QXL_IO_NOTIFY_CURSOR, 0);
+        qxl_io(q, qxl_rings[ring].notify_port, 0);
     }
 }
 
@@ -953,8 +984,7 @@ bool qxl_wait_ring_empty(QXLDev *q, QXLRingKind ring)
     gint64 end = g_get_monotonic_time() + QXL_WAIT_US;
 
     do {
-        if (qxl_bar0_readl(q, RING_FIELD(q, ring, prod)) ==
-            qxl_bar0_readl(q, RING_FIELD(q, ring, cons))) {
+        if (!qxl_ring_used(q, ring)) {
             return true;
         }
         g_usleep(1000);
@@ -1069,7 +1099,7 @@ void qxl_assert_draws(QXLDev *q)
     g_assert_cmphex(qxl_primary_pixel(q, 10, 10, 64 * 4), ==, 0xff8000);
     g_assert_cmphex(qxl_primary_pixel(q, 40, 40, 64 * 4), ==, 0);
     qxl_destroy_primary(q);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
 }
 
 void qxl_assert_no_error(QXLDev *q)
@@ -1112,7 +1142,7 @@ void qxl_assert_guest_bug(QXLDev *q)
     }
     qxl_assert_alive(q);
     qxl_reset(q);
-    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0);
+    QXL_ASSERT_NO_ERROR_IRQ(q);
 }
 
 int64_t qxl_qom_get_int(QXLDev *q, const char *prop)

@@ -19,11 +19,11 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  */
 
-#ifndef QXL_DRIVER_H
-#define QXL_DRIVER_H
+#ifndef LIBQOS_QXL_H
+#define LIBQOS_QXL_H
 
-#include "libqtest.h"
-#include "libqos/pci-pc.h"
+#include "../libqtest.h"
+#include "pci-pc.h"
 #include <spice/qxl_dev.h>
 #include <spice/enums.h>
 
@@ -256,7 +256,13 @@ void qxl_push_draw(QXLDev *q, uint32_t drawable_off);
 bool qxl_wait_ring_empty(QXLDev *q, QXLRingKind ring);
 /* Store a raw command in the next slot and bump prod, no checks at all. */
 void qxl_push_raw(QXLDev *q, QXLRingKind ring, uint32_t type, uint64_t phys);
+/* BAR 0 offset of the ring's QXLCommandRing, and its name in messages. */
 uint32_t qxl_ring_off(QXLDev *q, QXLRingKind ring);
+const char *qxl_ring_name(QXLRingKind ring);
+/* Entries pushed and not taken yet (prod - cons). */
+uint32_t qxl_ring_used(QXLDev *q, QXLRingKind ring);
+/* BAR 0 offset of the slot the next push fills. */
+uint32_t qxl_ring_next_slot(QXLDev *q, QXLRingKind ring);
 
 /*
  * Collect released ids from the release ring until @want ids have been
@@ -299,6 +305,9 @@ void qxl_assert_draws(QXLDev *q);
 void qxl_assert_rendered(QXLDev *q, uint32_t width, uint32_t height);
 /* No ERROR pending and the VM still runs. */
 void qxl_assert_no_error(QXLDev *q);
+/* No ERROR pending: fails the test at once, at the caller's line. */
+#define QXL_ASSERT_NO_ERROR_IRQ(q) \
+    g_assert_cmphex(qxl_int_pending(q) & QXL_INTERRUPT_ERROR, ==, 0)
 /*
  * The device flagged a guest bug: ERROR pending and, if unmasked, INTx
  * raised (the test is marked failed but goes on if not), the VM still
