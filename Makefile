@@ -2,10 +2,12 @@
 #
 #   make            build build/qemu-system-x86_64
 #   make demo       set everything up and run the demo VM (SPICE on 127.0.0.1:5930)
-#   make check      set everything up and run all tests
+#   make check      set everything up and run all tests (pytest; as any user
+#                   once make deps has run: PYTEST_ARGS="-k NAME" selects)
 #   make guest      build the cached test/demo guest (kernel + initramfs)
 #   make agent-guest build the cached guest with Debian's spice-vdagent (root)
-#   make deps       install Debian packages (root)
+#   make deps       install Debian packages (root; as any other user it only
+#                   checks that they are there)
 #   make stock      build stock QEMU 10.0 from the same source (the peer)
 #   make bench      benchmarks, ours vs stock, printed as ratios
 #   make fuzz       the ASan+UBSan libFuzzer build (build-fuzz/), see docs/fuzzing.rst
@@ -22,8 +24,15 @@ NINJA := ninja
 export CCACHE_BASEDIR := $(BUILD)
 export CCACHE_NOHASHDIR := 1
 
-QTESTS := qxl-test qxl-guest-bug-test qxl-command-test qxl-fuzz-regress-test \
-	  vdi-port-test
+# The qtests: one binary for each tests/qtest/*-test.c (tests/test_qtests.py
+# runs the same list).
+QTESTS := $(sort $(basename $(notdir $(wildcard $(TOP)/tests/qtest/*-test.c))))
+
+# The test runner: Debian's pytest (python3-pytest, python3-pytest-timeout)
+# on Debian's python3, which has gi for the SPICE client.  Options of ours:
+# tests/conftest.py.  PYTEST_ARGS adds more, e.g. -k cmd-ring, -x, --lf.
+PYTEST := /usr/bin/python3 -m pytest
+PYTEST_ARGS ?=
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
 # passes the same list to QEMU as --firmwarepath.
@@ -71,13 +80,15 @@ demo: deps
 	@$(TOP)/scripts/demo.sh
 
 # Stock QEMU (scripts/build-stock-qemu.sh) is the peer of the migration
-# tests; qemu-img makes the qcow2 disk of the savevm test.
+# tests; qemu-img makes the qcow2 disk of the savevm test.  pytest's last
+# line is the summary (N passed, N failed, N skipped...); logs of each test
+# are in build/test-logs/<test>/.
 check: deps
 	@$(MAKE) --no-print-directory qtests guest agent-guest
 	$(NINJA) -C $(QEMU_BUILD) qemu-img
 	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
-	    /usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)" \
-	        --stock "$$stock"
+	    $(PYTEST) $(TOP)/tests --build-dir $(BUILD) --stock "$$stock" \
+	        --junitxml=$(BUILD)/test-logs/junit.xml $(PYTEST_ARGS)
 
 stock:
 	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null
@@ -113,8 +124,8 @@ SAN_ENV := ASAN_OPTIONS=detect_leaks=0 \
 
 fuzz-check: fuzz
 	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) qtests
-	@$(SAN_ENV) /usr/bin/python3 $(TOP)/tests/run.py --build $(FUZZ_BUILD) \
-	    --only qtest --qtests "$(QTESTS)"; s=$$?; \
+	@$(SAN_ENV) $(PYTEST) $(TOP)/tests/test_qtests.py --build-dir $(FUZZ_BUILD) \
+	    --junitxml=$(FUZZ_BUILD)/test-logs/junit.xml $(PYTEST_ARGS); s=$$?; \
 	if $(TOP)/scripts/fuzz.sh check $(FUZZ_BUILD); then \
 	    echo "[fuzz] PASS"; else echo "[fuzz] FAIL"; s=1; fi; exit $$s
 

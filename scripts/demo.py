@@ -13,10 +13,14 @@ sys.path.insert(0, os.path.join(top, "tests"))
 sys.path.insert(0, os.path.join(top, "tests", "integration"))
 sys.path.insert(0, os.path.join(top, "tests", "guest"))
 
-from run import Context  # noqa: E402
-from guest_display import AGENT_ARGS, banner_mismatches  # noqa: E402
+from build_tree import BuildTree  # noqa: E402
+
+BUILD = BuildTree(os.path.join(top, "build"))
+BUILD.use_qemu_python()
+
+from guest_display import banner_mismatches  # noqa: E402
 from spice_client import SpiceProbe  # noqa: E402
-from vm import VM  # noqa: E402
+from vm import AGENT_ARGS, VM  # noqa: E402
 
 PORT = int(os.environ.get("DEMO_SPICE_PORT", "5930"))
 
@@ -28,25 +32,23 @@ def _stop(signum, frame):
 def main():
     # A plain kill stops the VM too.
     signal.signal(signal.SIGTERM, _stop)
-    build = os.path.join(top, "build")
-    ctx = Context(build)
-    ctx.logroot = build
     with socket.socket() as s:
         try:
             s.bind(("127.0.0.1", PORT))
         except OSError:
             sys.exit("demo: 127.0.0.1:%d is in use (another demo running?). "
                      "Stop it, or set DEMO_SPICE_PORT." % PORT)
-    vm = VM(ctx, "demo", ["-vga", "qxl"] + AGENT_ARGS, spice_port=PORT, spice_opts="")
-    vm.start()
+    vm = VM(BUILD.qemu, os.path.join(BUILD.dir, "demo"), ["-vga", "qxl"] + AGENT_ARGS,
+            guest_dir=BUILD.guest, spice_port=PORT, spice_opts="")
+    vm.launch()
     print("demo: guest booting; logs in %s" % vm.logdir)
-    print("demo: connect a SPICE client:  remote-viewer spice://127.0.0.1:%d" % PORT)
-    client = SpiceProbe("127.0.0.1", PORT).connect()
+    print("demo: connect a SPICE client:  remote-viewer %s" % vm.spice_uri)
+    client = SpiceProbe(vm.spice_uri).connect()
     try:
         vm.wait_serial("GUEST: ready", 120, pump=client.pump)
         client.wait_for(lambda: not banner_mismatches(client, 0), 30, "the banner")
         client.pump(1.0)
-        out = os.path.join(build, "demo-screen.png")
+        out = os.path.join(BUILD.dir, "demo-screen.png")
         client.save_png(0, out)
         print("demo: the guest is up; what a client sees is saved in %s" % out)
     except AssertionError as e:
@@ -55,12 +57,12 @@ def main():
         client.disconnect()
     print("demo: running until stopped (Ctrl-C)")
     try:
-        while vm.proc.poll() is None:
+        while vm.is_running():
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:
-        vm.stop()
+        vm.shutdown()
     return 0
 
 

@@ -5,13 +5,6 @@ import os
 
 import pattern
 from spice_client import SpiceProbe
-from vm import VM
-
-AGENT_ARGS = [
-    "-device", "virtio-serial",
-    "-chardev", "spicevmc,id=vdagent,name=vdagent",
-    "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0",
-]
 
 
 def banner_mismatches(client, cid):
@@ -29,14 +22,14 @@ def banner_mismatches(client, cid):
 
 
 @contextlib.contextmanager
-def guest_showing_banner(ctx, name, device_args, cid=0, timeout=60,
+def guest_showing_banner(new_vm, device_args, cid=0, timeout=60,
                          bound="GUEST: qxl bound", append=""):
-    """Boot the guest, wait for its banner on display channel `cid` of a real
-    SPICE client (`bound` must be in the guest's log: its display driver
-    bound), save the client's picture as capture.png; yields (vm, client)
-    with both still running."""
-    with VM(ctx, name, device_args, append=append) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+    """Boot the guest (new_vm: the fixture), wait for its banner on display
+    channel `cid` of a real SPICE client (`bound` must be in the guest's
+    log: its display driver bound), save the client's picture as
+    capture.png; yields (vm, client) with both still running."""
+    with new_vm(device_args, append=append) as vm:
+        client = SpiceProbe(vm.spice_uri).connect()
         try:
             vm.wait_serial("GUEST: ready", timeout, pump=client.pump)
             assert bound in vm.serial_text, \
@@ -57,10 +50,10 @@ def guest_showing_banner(ctx, name, device_args, cid=0, timeout=60,
             client.disconnect()
 
 
-def boot_and_capture(ctx, name, device_args, cid=0, timeout=60,
+def boot_and_capture(new_vm, device_args, cid=0, timeout=60,
                      bound="GUEST: qxl bound", append=""):
     """guest_showing_banner, then stop; returns the VM's serial log and the
     client."""
-    with guest_showing_banner(ctx, name, device_args, cid, timeout, bound,
+    with guest_showing_banner(new_vm, device_args, cid, timeout, bound,
                               append) as (vm, client):
         return vm.serial_text, client

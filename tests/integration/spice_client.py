@@ -31,9 +31,10 @@ class Surface:
 
 
 class SpiceProbe:
-    def __init__(self, host, port):
+    def __init__(self, uri):
+        """uri: spice://HOST:PORT or spice+unix://PATH (vm.VM.spice_uri)."""
         self.session = SpiceClientGLib.Session()
-        self.session.set_property("uri", "spice://%s:%d" % (host, port))
+        self.session.set_property("uri", uri)
         self.session.set_property("enable-audio", False)
         self.primaries = {}          # display channel id -> Surface
         self.primary_history = []    # (channel id, width, height) as created

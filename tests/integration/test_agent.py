@@ -3,16 +3,12 @@ agent guest (scripts/build-agent-guest.sh) talks to a spice-gtk client
 through spice-server, (a) over virtio-serial with our spicevmc chardev and
 (b) over the VDI port with contrib/vdi-port-bridge in the guest."""
 import hashlib
-import os
+
+import pytest
 
 from spice_client import SPICE_MOUSE_MODE_CLIENT, SpiceProbe
-from vm import VM
+from vm import AGENT_ARGS, agent_guest_drive
 
-VIRTIO_ARGS = [
-    "-device", "virtio-serial",
-    "-chardev", "spicevmc,id=vdagent,name=vdagent",
-    "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0",
-]
 VDI_ARGS = ["-device", "vdi-port"]
 
 # More than both rings of the VDI port (2 x 32 x 504 bytes).
@@ -20,23 +16,11 @@ STREAM = "".join("%d\n" % i for i in range(1, 20001)).encode()
 STREAM_CMD = "seq 1 20000"
 
 
-def agent_guest(ctx):
-    d = os.path.join(ctx.build, "agent-guest")
-    if not os.path.exists(os.path.join(d, "rootfs.ext4")):
-        raise AssertionError("no agent guest in %s: run make agent-guest" % d)
-    return d
-
-
-def run_agent(ctx, name, mode, device_args):
-    guest = agent_guest(ctx)
-    args = device_args + [
-        "-vga", "std",
-        "-drive", "file=%s,if=virtio,format=raw,snapshot=on"
-        % os.path.join(guest, "rootfs.ext4"),
-    ]
-    with VM(ctx, name, args, memory="768M", guest_dir=guest,
-            append="agent=%s" % mode) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+def run_agent(new_vm, agent_guest_dir, mode, device_args):
+    args = device_args + ["-vga", "std"] + agent_guest_drive(agent_guest_dir)
+    with new_vm(args, memory="768M", guest_dir=agent_guest_dir,
+                append="agent=%s" % mode) as vm:
+        client = SpiceProbe(vm.spice_uri).connect()
         try:
             vm.wait_serial("GUEST: ready", 150, pump=client.pump)
             client.wait_for(lambda: client.agent_connected, 60,
@@ -50,8 +34,8 @@ def run_agent(ctx, name, mode, device_args):
             # (printed only for that message) or the new size shows it arrived.
             client.pump(2)
             client.send_monitor_config(1152, 864)
-            vm.wait_serial_any(["for VDAgentMonitorsConfig", "1152x864"], 60,
-                               pump=client.pump)
+            vm.wait_serial(["for VDAgentMonitorsConfig", "1152x864"], 60,
+                           pump=client.pump)
 
             # Client -> guest: the client owns the clipboard, the guest reads it.
             client.offer_clipboard(STREAM)
@@ -71,16 +55,14 @@ def run_agent(ctx, name, mode, device_args):
         return vm.serial_text
 
 
-def test_agent_virtio_serial(ctx):
+@pytest.mark.timeout(300)
+def test_agent_virtio_serial(new_vm, agent_guest_dir):
     """spice-vdagentd on com.redhat.spice.0 (spicevmc chardev)."""
-    run_agent(ctx, "test_agent_virtio_serial", "virtio", VIRTIO_ARGS)
+    run_agent(new_vm, agent_guest_dir, "virtio", AGENT_ARGS)
 
 
-def test_agent_vdi_port(ctx):
+@pytest.mark.timeout(300)
+def test_agent_vdi_port(new_vm, agent_guest_dir):
     """spice-vdagentd on the VDI port through vdi-port-bridge."""
-    serial = run_agent(ctx, "test_agent_vdi_port", "vdi", VDI_ARGS)
+    serial = run_agent(new_vm, agent_guest_dir, "vdi", VDI_ARGS)
     assert "GUEST: bridge: vdi-port-bridge: connected" in serial
-
-
-test_agent_virtio_serial.timeout = 300
-test_agent_vdi_port.timeout = 300

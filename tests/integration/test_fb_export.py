@@ -9,6 +9,8 @@ log trace backend to trace.log in the test's log directory:
 import os
 import re
 
+import pytest
+
 import pattern
 from guest_display import guest_showing_banner
 
@@ -25,10 +27,8 @@ NEW_RGB = (0x12, 0x34, 0x56)
 
 
 class TraceLog:
-    def __init__(self, ctx, name):
-        self.path = os.path.join(ctx.logdir(name), "trace.log")
-        if os.path.exists(self.path):
-            os.unlink(self.path)
+    def __init__(self, logdir):
+        self.path = os.path.join(logdir, "trace.log")
 
     def qemu_args(self):
         return ["-trace", "spice_fb_*", "-D", self.path]
@@ -61,27 +61,25 @@ def quiet_guest(vm, client):
     client.pump(1.0)
 
 
-def test_fb_export_banner_reaches_client(ctx):
+@pytest.mark.timeout(150)
+def test_fb_export_banner_reaches_client(new_vm, logdir):
     """-vga std: the banner the guest's bochs driver shows reaches a SPICE
     client pixel-exact through the framebuffer export."""
-    name = "test_fb_export_banner_reaches_client"
-    trace = TraceLog(ctx, name)
-    with guest_showing_banner(ctx, name, STD_VGA + trace.qemu_args(),
+    trace = TraceLog(logdir)
+    with guest_showing_banner(new_vm, STD_VGA + trace.qemu_args(),
                               bound=BOUND) as (vm, client):
         assert (0, 1024, 768) in client.primary_history, client.primary_history
         draws, _ = trace.since(0)
         assert draws, "the client saw the banner but no spice_fb_draw was traced"
 
 
-test_fb_export_banner_reaches_client.timeout = 150
 
-
-def test_fb_export_idle_screen_costs_nothing(ctx):
+@pytest.mark.timeout(150)
+def test_fb_export_idle_screen_costs_nothing(new_vm, logdir):
     """An unchanged screen makes no drawables: over 3 s of idle refreshes
     the export sends nothing."""
-    name = "test_fb_export_idle_screen_costs_nothing"
-    trace = TraceLog(ctx, name)
-    with guest_showing_banner(ctx, name, STD_VGA + trace.qemu_args(),
+    trace = TraceLog(logdir)
+    with guest_showing_banner(new_vm, STD_VGA + trace.qemu_args(),
                               bound=BOUND) as (vm, client):
         quiet_guest(vm, client)
         start = trace.mark()
@@ -92,16 +90,14 @@ def test_fb_export_idle_screen_costs_nothing(ctx):
         assert idle >= 20, "only %d idle refreshes traced in 3 s" % idle
 
 
-test_fb_export_idle_screen_costs_nothing.timeout = 150
 
-
-def test_fb_export_one_pixel_change(ctx):
+@pytest.mark.timeout(150)
+def test_fb_export_one_pixel_change(new_vm, logdir):
     """The guest changes one pixel (rewriting four whole scanlines, as
     fbdev needs): the export sends a 1x1 drawable and the client shows the
     new value, its neighbours unchanged."""
-    name = "test_fb_export_one_pixel_change"
-    trace = TraceLog(ctx, name)
-    with guest_showing_banner(ctx, name, STD_VGA + trace.qemu_args(),
+    trace = TraceLog(logdir)
+    with guest_showing_banner(new_vm, STD_VGA + trace.qemu_args(),
                               bound=BOUND) as (vm, client):
         old = pattern.pixel(PX, PY - pattern.TOP)
         assert old != NEW_RGB
@@ -135,5 +131,3 @@ def test_fb_export_one_pixel_change(ctx):
         area = sum(w * h for _, _, w, h in draws)
         assert area <= 64 * 64, "%d pixels sent for a one-pixel change: %s" % (area, draws[:10])
 
-
-test_fb_export_one_pixel_change.timeout = 150

@@ -1,13 +1,13 @@
 """Real guest (Linux qxl DRM driver) + real SPICE client (spice-gtk)."""
-from guest_display import AGENT_ARGS, boot_and_capture
+import pytest
+
+from guest_display import boot_and_capture
+from vm import AGENT_ARGS
 
 
-def test_qxl_vga_banner_reaches_client(ctx):
+@pytest.mark.timeout(150)
+def test_qxl_vga_banner_reaches_client(new_vm):
     """The guest's qxl driver binds to qxl-vga; the banner it draws into its
     framebuffer reaches a SPICE client pixel-exact."""
-    serial, client = boot_and_capture(ctx, "test_qxl_vga_banner_reaches_client",
-                                      ["-vga", "qxl"] + AGENT_ARGS)
+    serial, client = boot_and_capture(new_vm, ["-vga", "qxl"] + AGENT_ARGS)
     assert (0, 1024, 768) in client.primary_history
-
-
-test_qxl_vga_banner_reaches_client.timeout = 150

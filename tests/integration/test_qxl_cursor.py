@@ -1,19 +1,18 @@
 """The QXL cursor ring against real peers: Xorg (modesetting on the Linux
 qxl driver) in the agent guest sets a hardware cursor; our device checks
 the command and spice-server hands the shape to a spice-gtk client."""
-import os
+import pytest
 
 from spice_client import SpiceProbe
 from xorg_guest import qxl_agent_vm, watch_cursor_shapes
 
 
-def test_qxl_hardware_cursor_reaches_client(ctx):
-    name = "test_qxl_hardware_cursor_reaches_client"
-
-    with qxl_agent_vm(ctx, name,
+@pytest.mark.timeout(300)
+def test_qxl_hardware_cursor_reaches_client(new_vm, agent_guest_dir):
+    with qxl_agent_vm(new_vm, agent_guest_dir,
                       ["qxl_cursor", "qxl_ring_cursor", "qxl_guest_bug"],
                       "agent=virtio") as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port)
+        client = SpiceProbe(vm.spice_uri)
         shapes = watch_cursor_shapes(client)
         client.connect()
         try:
@@ -26,11 +25,8 @@ def test_qxl_hardware_cursor_reaches_client(ctx):
                             "(shapes seen: %s)" % shapes)
             # The device checked the real driver's cursor commands and found
             # nothing wrong with them.
-            log = open(os.path.join(vm.logdir, "qemu.stderr")).read()
+            log = vm.log_text()
             assert "qxl_cursor " in log, "no cursor command went through the device"
             assert "qxl_guest_bug" not in log, "the device flagged the guest: " + log
         finally:
             client.disconnect()
-
-
-test_qxl_hardware_cursor_reaches_client.timeout = 300

@@ -4,41 +4,26 @@ guest's driver keeps drawing through the device."""
 import os
 import time
 
+import pytest
+
 from guest_display import banner_mismatches
+from migration import migrate, wait_running
 from spice_client import SpiceProbe
-from vm import VM
 
 
-def _wait_status(qmp, want, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        info = qmp.cmd("query-migrate")
-        if info.get("status") == want:
-            return info
-        if info.get("status") == "failed":
-            raise AssertionError("migration failed: %s" % info)
-        time.sleep(0.2)
-    raise AssertionError("migration not %s after %ds: %s" % (want, timeout, info))
-
-
-def test_qxl_migration_keeps_picture(ctx):
+@pytest.mark.timeout(180)
+def test_qxl_migration_keeps_picture(new_vm):
     args = ["-vga", "qxl"]
-    src = VM(ctx, "test_qxl_migration_src", args)
-    dst = VM(ctx, "test_qxl_migration_dst", args + ["-incoming", "defer"])
-    sock = os.path.join(dst.logdir, "migrate.sock")
+    src = new_vm(args, name="src")
+    dst = new_vm(args + ["-incoming", "defer"], name="dst")
     with src, dst:
         src.wait_serial("GUEST: ready", 90)
         assert "GUEST: banner drawn" in src.serial_text
         time.sleep(1)
-        dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
-        src.qmp.cmd("migrate", uri="unix:" + sock)
-        _wait_status(src.qmp, "completed", 60)
-        deadline = time.monotonic() + 20
-        while dst.qmp.cmd("query-status")["status"] != "running":
-            assert time.monotonic() < deadline, "destination did not run"
-            time.sleep(0.2)
+        migrate(src, dst, timeout=60)
+        wait_running(dst)
 
-        client = SpiceProbe("127.0.0.1", dst.spice_port).connect()
+        client = SpiceProbe(dst.spice_uri).connect()
         try:
             try:
                 client.wait_for(lambda: not banner_mismatches(client, 0), 30,
@@ -54,6 +39,3 @@ def test_qxl_migration_keeps_picture(ctx):
                             "drawing on the destination after migration")
         finally:
             client.disconnect()
-
-
-test_qxl_migration_keeps_picture.timeout = 180

@@ -5,24 +5,24 @@ import os
 import struct
 import time
 
+import pytest
+
 import pattern
-from guest_display import AGENT_ARGS, banner_mismatches, boot_and_capture
+from guest_display import boot_and_capture
 from spice_client import SpiceProbe
-from vm import VM
+from vm import AGENT_ARGS
 
 
-def test_qxl_secondary_head(ctx):
+@pytest.mark.timeout(150)
+def test_qxl_secondary_head(new_vm):
     """The qxl driver binds to both qxl-vga and a secondary qxl; the banner
     drawn on the second framebuffer reaches display channel 1."""
     serial, client = boot_and_capture(
-        ctx, "test_qxl_secondary_head",
-        ["-vga", "qxl", "-device", "qxl"] + AGENT_ARGS, cid=1,
+        new_vm, ["-vga", "qxl", "-device", "qxl"] + AGENT_ARGS, cid=1,
         append="fbcon=map:01")
     bound = [l for l in serial.splitlines() if "GUEST: qxl bound" in l]
     assert len(bound) == 2, "qxl bound to %d devices: %s" % (len(bound), bound)
 
-
-test_qxl_secondary_head.timeout = 150
 
 
 def read_ppm(path):
@@ -34,17 +34,17 @@ def read_ppm(path):
     return w, h, parts[4][-w * h * 3:]
 
 
-def test_qxl_screendump_without_spice(ctx):
+@pytest.mark.timeout(150)
+def test_qxl_screendump_without_spice(new_vm):
     """With VNC instead of SPICE, QEMU's screendump (local rendering of the
     primary) shows the guest's banner."""
-    name = "test_qxl_screendump_without_spice"
-    with VM(ctx, name, ["-vga", "qxl", "-vnc", "none"], spice=False) as vm:
+    with new_vm(["-vga", "qxl", "-vnc", "none"], spice=False) as vm:
         vm.wait_serial("GUEST: ready", 90)
         assert "GUEST: banner drawn" in vm.serial_text
         path = os.path.join(vm.logdir, "screendump.ppm")
         deadline = time.monotonic() + 30
         while True:
-            vm.qmp.cmd("screendump", filename=path)
+            vm.cmd("screendump", filename=path)
             w, h, px = read_ppm(path)
             bad = []
             if (w, h) != (1024, 768):
@@ -61,8 +61,6 @@ def test_qxl_screendump_without_spice(ctx):
             time.sleep(0.5)
 
 
-test_qxl_screendump_without_spice.timeout = 150
-
 
 def _octal(data):
     return "".join("\\%03o" % b for b in data)
@@ -76,13 +74,13 @@ ANNOUNCE_AGENT = _octal(struct.pack("<II", 1, 28) +
                         struct.pack("<II", 0, 0x7))
 
 
-def test_qxl_client_monitors_config_reaches_guest(ctx):
+@pytest.mark.timeout(150)
+def test_qxl_client_monitors_config_reaches_guest(new_vm):
     """A monitors config sent by the SPICE client reaches the guest's qxl
     driver through the device (ROM + interrupt): its preferred mode becomes
     the size the client asked for."""
-    name = "test_qxl_client_monitors_config_reaches_guest"
-    with VM(ctx, name, ["-vga", "qxl"] + AGENT_ARGS) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+    with new_vm(["-vga", "qxl"] + AGENT_ARGS) as vm:
+        client = SpiceProbe(vm.spice_uri).connect()
         try:
             vm.wait_serial("GUEST: ready", 90, pump=client.pump)
             # spice-gtk sends monitors configs only with an agent: a stand-in
@@ -110,20 +108,17 @@ def test_qxl_client_monitors_config_reaches_guest(ctx):
             client.disconnect()
 
 
-test_qxl_client_monitors_config_reaches_guest.timeout = 150
 
-
-def test_qxl_vga_mode_text_at_boot(ctx):
+@pytest.mark.timeout(120)
+def test_qxl_vga_mode_text_at_boot(new_vm):
     """Before the guest's driver takes over, qxl-vga is in VGA mode: the
     BIOS's text screen reaches the client as a 720x400 surface with text."""
-    name = "test_qxl_vga_mode_text_at_boot"
-    vm = VM(ctx, name, ["-vga", "qxl", "-S"])
-    with vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+    with new_vm(["-vga", "qxl", "-S"]) as vm:
+        client = SpiceProbe(vm.spice_uri).connect()
         try:
             client.wait_for(lambda: client.main is not None, 20, "the main channel")
             client.pump(0.5)
-            vm.qmp.cmd("cont")
+            vm.cmd("cont")
             best = [0]
 
             def text_seen():
@@ -145,22 +140,20 @@ def test_qxl_vga_mode_text_at_boot(ctx):
             client.disconnect()
 
 
-test_qxl_vga_mode_text_at_boot.timeout = 120
 
-
-def test_qxl_reset_returns_to_vga(ctx):
+@pytest.mark.timeout(150)
+def test_qxl_reset_returns_to_vga(new_vm):
     """After the guest's driver ran natively, a system reset brings qxl-vga
     back to VGA mode: the client gets the BIOS's text screen again, then
     the guest's native primary once it has booted again."""
-    name = "test_qxl_reset_returns_to_vga"
-    with VM(ctx, name, ["-vga", "qxl"]) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+    with new_vm(["-vga", "qxl"]) as vm:
+        client = SpiceProbe(vm.spice_uri).connect()
         try:
             vm.wait_serial("GUEST: ready", 90, pump=client.pump)
             client.wait_for(lambda: (0, 1024, 768) in client.primary_history, 30,
                             "the native 1024x768 primary")
             seen = len(client.primary_history)
-            vm.qmp.cmd("system_reset")
+            vm.cmd("system_reset")
             client.wait_for(lambda: (0, 720, 400) in client.primary_history[seen:],
                             30, "a VGA text screen after the reset (surfaces: %s)"
                             % client.primary_history)
@@ -169,5 +162,3 @@ def test_qxl_reset_returns_to_vga(ctx):
         finally:
             client.disconnect()
 
-
-test_qxl_reset_returns_to_vga.timeout = 150

@@ -28,13 +28,15 @@ client must then show:
   whole box is foreground or its background colour);
 
 in UMS no Render composite may have fallen back to software, and QEMU must
-stay up with no guest bug logged (vm.py checks qemu.stderr).
+stay up with no guest bug logged (vm.py checks qemu.log).
 """
 import array
 import math
 import os
 import re
 import time
+
+import pytest
 
 from spice_client import SpiceProbe
 from xorg_guest import guest_numbers, qxl_agent_vm
@@ -382,28 +384,28 @@ def parse_texts(serial):
 CMD_NAMES = {1: "draw", 2: "update", 3: "cursor", 4: "message", 5: "surface"}
 
 
-def command_counts(stderr_path):
+def command_counts(log):
     """Commands the device took from each ring, by type, from its trace."""
     counts = {}
-    with open(stderr_path, errors="replace") as f:
-        for m in re.finditer(r"qxl_ring_command \S+ cursor ring (\d) type (\d+)",
-                             f.read()):
-            key = ("cursor " if m.group(1) == "1" else "") + \
-                CMD_NAMES.get(int(m.group(2)), m.group(2))
-            counts[key] = counts.get(key, 0) + 1
+    for m in re.finditer(r"qxl_ring_command \S+ cursor ring (\d) type (\d+)",
+                         log):
+        key = ("cursor " if m.group(1) == "1" else "") + \
+            CMD_NAMES.get(int(m.group(2)), m.group(2))
+        counts[key] = counts.get(key, 0) + 1
     return counts
 
 
-def run_scene(ctx, name, kms):
+def run_scene(new_vm, agent_guest_dir, kms):
     """Boot the agent guest with Xorg on its qxl driver, in KMS mode (on the
     kernel's qxl DRM driver) or UMS mode (the kernel's driver kept out:
     Xorg's driver programs the device itself), draw the scene, check it."""
     append = "agent=virtio " + (
         "xdriver=qxl" if kms else "xdriver=qxl-ums module_blacklist=qxl")
     exact = exact_scene()
-    with qxl_agent_vm(ctx, name, ["qxl_guest_bug", "qxl_ring_command",
-                                  "qxl_io_update_area"], append) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port).connect()
+    with qxl_agent_vm(new_vm, agent_guest_dir,
+                      ["qxl_guest_bug", "qxl_ring_command", "qxl_io_update_area"],
+                      append) as vm:
+        client = SpiceProbe(vm.spice_uri).connect()
         try:
             vm.wait_serial("GUEST: ready", 150, pump=client.pump)
             # Xorg runs on its qxl driver, not on modesetting, and on the
@@ -421,8 +423,8 @@ def run_scene(ctx, name, kms):
                     cards, "one" if kms else "none"))
 
             vm.shell("DISPLAY=:0 xdraw >/dev/ttyS0 2>&1 &")
-            vm.wait_serial_any(["XDRAW: done", "XDRAW: error"], 120,
-                               pump=client.pump)
+            vm.wait_serial(["XDRAW: done", "XDRAW: error"], 120,
+                           pump=client.pump)
             assert "XDRAW: error" not in vm.serial_text, (
                 "xdraw failed; see %s/serial.log" % vm.logdir)
             texts = parse_texts(vm.serial_text)
@@ -465,9 +467,9 @@ def run_scene(ctx, name, kms):
                     "fallbacks, %d 'No composite'): they did not reach the "
                     "device" % (composite, no_composite))
 
-            assert vm.proc.poll() is None, "QEMU exited"
-            assert vm.qmp.cmd("query-status")["status"] == "running"
-            counts = command_counts(os.path.join(vm.logdir, "qemu.stderr"))
+            assert vm.is_running(), "QEMU exited"
+            assert vm.status() == "running"
+            counts = command_counts(vm.log_text())
             with open(os.path.join(vm.logdir, "commands.txt"), "w") as f:
                 f.write("".join("%s %d\n" % kv for kv in sorted(counts.items())))
             assert counts.get("draw", 0) > 0, (
@@ -476,17 +478,15 @@ def run_scene(ctx, name, kms):
             client.disconnect()
 
 
-def test_qxl_xorg_kms(ctx):
+@pytest.mark.timeout(300)
+def test_qxl_xorg_kms(new_vm, agent_guest_dir):
     """Xorg's qxl driver on the kernel's qxl DRM driver (what a distribution
     runs): pixmaps in guest memory, uploads and copies as QXL commands."""
-    run_scene(ctx, "test_qxl_xorg_kms", kms=True)
+    run_scene(new_vm, agent_guest_dir, kms=True)
 
 
-def test_qxl_xorg_ums(ctx):
+@pytest.mark.timeout(300)
+def test_qxl_xorg_ums(new_vm, agent_guest_dir):
     """Xorg's qxl driver driving the device itself (no kernel driver):
     pixmaps as device surfaces, copies between surfaces."""
-    run_scene(ctx, "test_qxl_xorg_ums", kms=False)
-
-
-test_qxl_xorg_kms.timeout = 300
-test_qxl_xorg_ums.timeout = 300
+    run_scene(new_vm, agent_guest_dir, kms=False)

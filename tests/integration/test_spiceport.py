@@ -4,12 +4,12 @@ and the client sees the port open when the guest opens it."""
 import ctypes
 
 import gi
+import pytest
 
 gi.require_version("SpiceClientGLib", "2.0")
 from gi.repository import GObject, SpiceClientGLib  # noqa: E402
 
 from spice_client import SpiceProbe  # noqa: E402
-from vm import VM  # noqa: E402
 
 PORT = "org.qemu.spice-stack.test.0"
 ARGS = [
@@ -45,10 +45,10 @@ class PortWatch:
             self.received += ctypes.string_at(data, size)
 
 
-def test_spiceport_both_ways(ctx):
-    name = "test_spiceport_both_ways"
-    with VM(ctx, name, ARGS) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port)
+@pytest.mark.timeout(120)
+def test_spiceport_both_ways(new_vm):
+    with new_vm(ARGS) as vm:
+        client = SpiceProbe(vm.spice_uri)
         port = PortWatch(client, PORT)
         client.connect()
         try:
@@ -71,5 +71,3 @@ def test_spiceport_both_ways(ctx):
         finally:
             client.disconnect()
 
-
-test_spiceport_both_ways.timeout = 120

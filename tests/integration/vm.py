@@ -1,215 +1,188 @@
-"""Start our qemu-system-x86_64 with the test guest and talk to it.
+"""A VM of the test guest: QEMU's own qemu.machine.QEMUMachine (QMP, the
+process, its log), with what is ours: the guest's kernel, initramfs and
+command line, its serial console (read into a log and into serial_text,
+which the tests wait on, and a root shell), SPICE on a UNIX socket with
+lossless output, and the check that the device took no real driver for a
+buggy guest.
 
-One VM per test: its serial port (the guest's log and a root shell) is a
-Unix socket read by one thread, QMP is a second socket, everything is logged
-under the test's log directory, and the process is killed when the test ends.
+Files in the VM's log folder: cmdline, qemu.log (QEMU's stdout and
+stderr), serial.log.
 """
-import json
 import os
-import socket
-import subprocess
+import tempfile
 import threading
 import time
 
+from qemu.machine import QEMUMachine
+from qemu.machine.machine import AbnormalShutdown
 
-def free_tcp_port():
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _connect_unix(path, deadline):
-    while True:
-        s = socket.socket(socket.AF_UNIX)
-        try:
-            s.connect(path)
-            return s
-        except OSError:
-            s.close()
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+# The SPICE agent's channel as libvirt sets it up: virtio-serial port
+# com.redhat.spice.0 on our spicevmc chardev.
+AGENT_ARGS = [
+    "-device", "virtio-serial",
+    "-chardev", "spicevmc,id=vdagent,name=vdagent",
+    "-device", "virtserialport,chardev=vdagent,name=com.redhat.spice.0",
+]
 
 
-class QMP:
-    """A minimal QMP client: one command at a time, events are kept."""
-
-    def __init__(self, path, deadline):
-        self.sock = _connect_unix(path, deadline)
-        self.file = self.sock.makefile("rw")
-        self.events = []
-        json.loads(self.file.readline())          # greeting
-        self.cmd("qmp_capabilities")
-
-    def cmd(self, name, **args):
-        msg = {"execute": name}
-        if args:
-            msg["arguments"] = args
-        self.file.write(json.dumps(msg) + "\n")
-        self.file.flush()
-        while True:
-            line = self.file.readline()
-            if not line:
-                raise RuntimeError("QMP connection closed during %s" % name)
-            reply = json.loads(line)
-            if "event" in reply:
-                self.events.append(reply)
-                continue
-            if "error" in reply:
-                raise RuntimeError("QMP %s failed: %s" % (name, reply["error"]))
-            return reply["return"]
-
-    def hmp(self, command):
-        return self.cmd("human-monitor-command", **{"command-line": command})
-
-    def close(self):
-        self.sock.close()
+def agent_guest_drive(agent_guest_dir):
+    """The agent guest's root file system, its changes thrown away."""
+    return ["-drive", "file=%s,if=virtio,format=raw,snapshot=on"
+            % os.path.join(agent_guest_dir, "rootfs.ext4")]
 
 
-class VM:
-    # Lossless, uncompressed SPICE output: tests compare pixels exactly.
-    TEST_SPICE_OPTS = ("image-compression=off,jpeg-wan-compression=never,"
-                       "zlib-glz-wan-compression=never,streaming-video=off")
+# Lossless, uncompressed SPICE output: tests compare pixels exactly.
+TEST_SPICE_OPTS = ("image-compression=off,jpeg-wan-compression=never,"
+                   "zlib-glz-wan-compression=never,streaming-video=off")
 
-    def __init__(self, ctx, name, extra_args, spice=True, memory="512M",
-                 spice_port=None, spice_opts=TEST_SPICE_OPTS, guest_dir=None,
-                 append="", qemu_binary=None):
-        self.ctx = ctx
-        # Another QEMU than ours (stock QEMU as a migration peer).
-        self.qemu_binary = qemu_binary or ctx.qemu_binary
-        self.logdir = ctx.logdir(name)
-        self.spice_port = (spice_port or free_tcp_port()) if spice else None
-        self.serial_path = os.path.join(self.logdir, "serial.sock")
-        self.qmp_path = os.path.join(self.logdir, "qmp.sock")
-        for p in (self.serial_path, self.qmp_path):
-            if os.path.exists(p):
-                os.unlink(p)
-        guest = guest_dir or ctx.guest_dir
-        self.args = [
-            self.qemu_binary,
-            "-machine", "q35", "-m", memory, "-smp", "1", "-nodefaults",
-            "-kernel", os.path.join(guest, "vmlinux"),
-            "-initrd", os.path.join(guest, "initrd.gz"),
+
+class VM(QEMUMachine):
+    def __init__(self, binary, logdir, args, guest_dir, memory="512M",
+                 append="", spice=True, spice_opts=TEST_SPICE_OPTS,
+                 spice_port=None):
+        """binary: the QEMU to run (ours or stock); args: the test's QEMU
+        arguments; guest_dir: vmlinux and initrd.gz of the guest; spice:
+        SPICE on a UNIX socket (spice_path), or on 127.0.0.1:spice_port
+        if given."""
+        os.makedirs(logdir, exist_ok=True)
+        super().__init__(binary, name="qemu", log_dir=logdir,
+                         base_temp_dir=tempfile.gettempdir())
+        self.logdir = logdir
+        self.log_path = os.path.join(logdir, "qemu.log")
+        self.set_machine("q35")
+        self.set_console()
+        self.add_args(
+            "-m", memory, "-smp", "1", "-nodefaults",
+            "-kernel", os.path.join(guest_dir, "vmlinux"),
+            "-initrd", os.path.join(guest_dir, "initrd.gz"),
             "-append", "console=ttyS0 quiet consoleblank=0 " + append,
-            "-chardev", "socket,id=ser0,path=%s,server=on,wait=off" % self.serial_path,
-            "-serial", "chardev:ser0",
-            "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
             "-net", "none",
             # A real guest driver must never be taken for a hostile guest:
-            # guest bugs go to qemu.stderr, and stop() fails on any.
-            "-d", "guest_errors",
-        ]
-        if spice:
-            opts = "port=%d,addr=127.0.0.1,disable-ticketing=on" % self.spice_port
-            self.args += ["-spice", opts + ("," + spice_opts if spice_opts else "")]
-        self.args += list(extra_args)
+            # guest bugs go to qemu.log, and leaving `with` fails on any.
+            "-d", "guest_errors")
+        self._spice = spice
+        self._spice_opts = spice_opts
+        self.spice_port = spice_port
+        self.args.extend(args)
         self.serial_text = ""
         self._serial_lock = threading.Lock()
-        self.proc = None
-        self.qmp = None
 
-    def start(self, timeout=20):
+    # -- SPICE -----------------------------------------------------------
+    @property
+    def spice_path(self):
+        return os.path.join(self.temp_dir, "spice.sock")
+
+    @property
+    def spice_uri(self):
+        """Where a SPICE client connects (spice_client.SpiceProbe)."""
+        if self.spice_port:
+            return "spice://127.0.0.1:%d" % self.spice_port
+        return "spice+unix://" + self.spice_path
+
+    @property
+    def _base_args(self):
+        args = super()._base_args
+        if self._spice:
+            where = ("port=%d,addr=127.0.0.1" % self.spice_port
+                     if self.spice_port else "unix=on,addr=" + self.spice_path)
+            opts = [where, "disable-ticketing=on"]
+            args += ["-spice", ",".join(opts + ([self._spice_opts]
+                                                if self._spice_opts else []))]
+        return args
+
+    # -- process ---------------------------------------------------------
+    def launch(self):
+        super().launch()
         with open(os.path.join(self.logdir, "cmdline"), "w") as f:
-            f.write(" ".join(self.args) + "\n")
-        self.stderr = open(os.path.join(self.logdir, "qemu.stderr"), "w")
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=self.stderr, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + timeout
-        try:
-            self.serial = _connect_unix(self.serial_path, deadline)
-            self.qmp = QMP(self.qmp_path, deadline)
-        except OSError:
-            raise AssertionError("QEMU did not start; see %s/qemu.stderr"
-                                 % self.logdir) from None
+            f.write(" ".join(self._qemu_full_args) + "\n")
+        self._serial = self.console_socket
         self._serial_log = open(os.path.join(self.logdir, "serial.log"), "w")
-        threading.Thread(target=self._read_serial, daemon=True).start()
+        threading.Thread(target=self._read_serial, args=(self._serial,),
+                         daemon=True).start()
         return self
 
-    def _read_serial(self):
+    def shutdown(self, hard=False, timeout=10):
+        """Quit QEMU (killed if it does not), whatever state it is in."""
+        try:
+            super().shutdown(hard=hard, timeout=timeout)
+        except AbnormalShutdown:
+            pass
+
+    def __enter__(self):
+        return self.launch()
+
+    def __exit__(self, exc_type, *exc):
+        self.shutdown()
+        if exc_type is None:
+            self.assert_no_guest_errors()
+
+    def hmp(self, command):
+        return self.cmd("human-monitor-command", command_line=command)
+
+    def status(self):
+        return self.cmd("query-status")["status"]
+
+    def log_text(self):
+        """What QEMU printed so far (qemu.log)."""
+        try:
+            with open(self.log_path, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    # -- serial console --------------------------------------------------
+    def _read_serial(self, sock):
         while True:
             try:
-                data = self.serial.recv(4096)
+                data = sock.recv(4096)
             except OSError:
-                return
+                break
             if not data:
-                return
+                break
             text = data.decode("utf-8", "replace")
             with self._serial_lock:
                 self.serial_text += text
             self._serial_log.write(text)
             self._serial_log.flush()
+        self._serial_log.close()
 
-    def wait_serial(self, needle, timeout, pump=None):
-        """Wait until the serial log contains needle; pump() runs meanwhile
+    def wait_serial(self, needles, timeout, pump=None):
+        """Wait until the serial log contains needles (a string) or one of
+        them (a list); returns the one seen.  pump(seconds) runs meanwhile
         (e.g. a SPICE client's main loop)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._serial_lock:
-                if needle in self.serial_text:
-                    return
-            if self.proc.poll() is not None:
-                raise AssertionError("QEMU exited (status %d) while waiting for %r;"
-                                     " see %s" % (self.proc.returncode, needle, self.logdir))
-            if pump:
-                pump(0.05)
-            else:
-                time.sleep(0.05)
-        raise AssertionError("no %r on the guest's serial port after %ds; see %s/serial.log"
-                             % (needle, timeout, self.logdir))
-
-    def wait_serial_any(self, needles, timeout, pump=None):
-        """Wait until the serial log contains one of needles; returns it."""
+        if isinstance(needles, str):
+            needles = [needles]
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._serial_lock:
                 for n in needles:
                     if n in self.serial_text:
                         return n
+            if not self.is_running():
+                raise AssertionError("QEMU exited (status %s) while waiting for "
+                                     "%s; see %s" % (self.exitcode(),
+                                                     " or ".join(map(repr, needles)),
+                                                     self.logdir))
             if pump:
                 pump(0.05)
             else:
                 time.sleep(0.05)
-        raise AssertionError("none of %r on the guest's serial port after %ds; "
-                             "see %s/serial.log" % (needles, timeout, self.logdir))
+        raise AssertionError("no %s on the guest's serial port after %ds; see "
+                             "%s/serial.log" % (" or ".join(map(repr, needles)),
+                                                timeout, self.logdir))
 
     def shell(self, command):
         """Type a command into the guest's serial shell."""
-        self.serial.sendall((command + "\n").encode())
+        self._serial.sendall((command + "\n").encode())
 
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            try:
-                if self.qmp:
-                    self.qmp.cmd("quit")
-                self.proc.wait(5)
-            except Exception:
-                self.proc.kill()
-                self.proc.wait()
-        if self.proc:
-            self.stderr.close()
-        if self.qmp:
-            self.qmp.close()
-
+    # -- guest bugs ------------------------------------------------------
     def guest_errors(self):
         """Lines QEMU logged about guest errors (-d guest_errors)."""
-        path = os.path.join(self.logdir, "qemu.stderr")
-        if not os.path.exists(path):
-            return []
-        with open(path, errors="replace") as f:
-            return [l.rstrip() for l in f if "guest bug" in l]
+        return [line for line in self.log_text().splitlines()
+                if "guest bug" in line]
 
     def assert_no_guest_errors(self):
         errors = self.guest_errors()
         if errors:
             raise AssertionError("the device saw a guest bug from a real "
-                                 "driver: %s; see %s/qemu.stderr"
-                                 % (errors[0], self.logdir))
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, exc_type, *exc):
-        self.stop()
-        if exc_type is None:
-            self.assert_no_guest_errors()
+                                 "driver: %s; see %s" % (errors[0], self.log_path))

@@ -1,24 +1,20 @@
 """Shared steps of the tests that run Xorg on a QXL device in the agent
 guest (scripts/build-agent-guest.sh): test_qxl_cursor.py and
 test_qxl_xorg.py."""
-import os
 import re
 
-from test_agent import VIRTIO_ARGS, agent_guest
-from vm import VM
+from vm import AGENT_ARGS, agent_guest_drive
 
 
-def qxl_agent_vm(ctx, name, traces, append):
+def qxl_agent_vm(new_vm, agent_guest_dir, traces, append):
     """The agent guest on -vga qxl, its agent on virtio-serial, with QEMU's
     trace events traces and the kernel command line append: a VM, to start
     with `with`."""
-    guest = agent_guest(ctx)
-    args = VIRTIO_ARGS + ["-vga", "qxl"]
+    args = AGENT_ARGS + ["-vga", "qxl"]
     for t in traces:
         args += ["-trace", t]
-    args += ["-drive", "file=%s,if=virtio,format=raw,snapshot=on"
-             % os.path.join(guest, "rootfs.ext4")]
-    return VM(ctx, name, args, memory="768M", guest_dir=guest, append=append)
+    args += agent_guest_drive(agent_guest_dir)
+    return new_vm(args, memory="768M", guest_dir=agent_guest_dir, append=append)
 
 
 def guest_numbers(vm, client, tag, commands):
