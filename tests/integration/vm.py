@@ -9,6 +9,7 @@ Files in the VM's log folder: cmdline, qemu.log (QEMU's stdout and
 stderr), serial.log.
 """
 import os
+import socket
 import tempfile
 import threading
 import time
@@ -36,6 +37,13 @@ TEST_SPICE_OPTS = ("image-compression=off,jpeg-wan-compression=never,"
                    "zlib-glz-wan-compression=never,streaming-video=off")
 
 
+def free_tcp_port():
+    """A TCP port on 127.0.0.1 that nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 class VM(QEMUMachine):
     def __init__(self, binary, logdir, args, guest_dir, memory="512M",
                  append="", spice=True, spice_opts=TEST_SPICE_OPTS,
@@ -43,7 +51,7 @@ class VM(QEMUMachine):
         """binary: the QEMU to run (ours or stock); args: the test's QEMU
         arguments; guest_dir: vmlinux and initrd.gz of the guest; spice:
         SPICE on a UNIX socket (spice_path), or on 127.0.0.1:spice_port
-        if given."""
+        if given (0: a free port)."""
         os.makedirs(logdir, exist_ok=True)
         super().__init__(binary, name="qemu", log_dir=logdir,
                          base_temp_dir=tempfile.gettempdir())
@@ -62,7 +70,7 @@ class VM(QEMUMachine):
             "-d", "guest_errors")
         self._spice = spice
         self._spice_opts = spice_opts
-        self.spice_port = spice_port
+        self.spice_port = free_tcp_port() if spice_port == 0 else spice_port
         self.args.extend(args)
         self.serial_text = ""
         self._serial_lock = threading.Lock()
