@@ -13,8 +13,13 @@
 #   scripts/build-agent-guest.sh OUT_LINK
 #
 # Cached under the cache dir, keyed by the inputs (this script, the bridge,
-# the init, the X client, package versions); OUT_LINK points at the result.  Needs root
-# (debootstrap) and about 2 minutes and 500 MB on a cache miss.
+# the init, the X client, package versions); OUT_LINK points at the result.
+# Root is needed for one step only, once: debootstrap of the Debian base
+# file system, cached as a tarball on its own (keyed by the suite and the
+# package list; about 2 minutes and 500 MB).  Without root that step uses
+# mmdebstrap in a user namespace (packages mmdebstrap and uidmap, and
+# /etc/subuid entries) when it can.  The rest, from that tarball, runs as
+# any user: the file system image is made under fakeroot.
 set -euo pipefail
 
 top=$(realpath "$(dirname "$0")/..")
@@ -24,8 +29,9 @@ suite=bookworm
 mirror=http://deb.debian.org/debian
 packages=spice-vdagent,dbus,dbus-x11,xserver-xorg-core,xserver-xorg-video-qxl,x11-xserver-utils,xclip,kmod
 modules="virtio_pci virtio_blk virtio_console crc32c_generic ext4 bochs qxl uinput uio_pci_generic"
+. "$top/scripts/guest-lib.sh"
 
-for tool in debootstrap mke2fs busybox cpio gcc; do
+for tool in mke2fs busybox cpio gcc fakeroot; do
     if ! command -v "$tool" >/dev/null; then
         echo "build-agent-guest: $tool is missing; run scripts/install-deps.sh" >&2
         exit 1
@@ -36,41 +42,61 @@ if [ ! -f /usr/include/X11/Xlib.h ] || [ ! -f /usr/include/X11/extensions/Xrende
     exit 1
 fi
 
-kpkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/ { print $2; exit }')
-kver_pkg=$(apt-cache policy "$kpkg" | awk '/Candidate:/ { print $2 }')
-key=$( { cat "$0" "$top"/tests/guest/agent-init "$top"/tests/guest/xdraw.c \
-           "$top"/contrib/vdi-port-bridge/*.c \
-           "$top"/include/hw/char/vdi-port.h "$top"/tests/guest/extract-vmlinux.py \
-           "$top"/tests/guest/module-closure.py;
+guest_kernel_package
+key=$( { cat "$0" $guest_lib_inputs "$top"/tests/guest/agent-init \
+           "$top"/tests/guest/xdraw.c "$top"/contrib/vdi-port-bridge/*.c \
+           "$top"/include/hw/char/vdi-port.h;
          echo "$suite $packages $modules $kpkg $kver_pkg"; } | sha256sum | cut -c1-16)
 dir=$cache/agent-guest-$key
 if [ -f "$dir/.complete" ]; then
     ln -sfn "$dir" "$out_link"
     exit 0
 fi
-if [ "$(id -u)" != 0 ]; then
-    echo "build-agent-guest: debootstrap needs root" >&2
-    exit 1
-fi
 
-echo "[agent-guest] building in $dir (debootstrap $suite, about 2 minutes)"
+# The Debian base file system, as a tarball: the slow part, and the only
+# one that depends on nothing but the package list.
+base=$cache/agent-rootfs-$(echo "$suite $packages" | sha256sum | cut -c1-16).tar
+make_base() {
+    local log=$cache/agent-rootfs.log
+    mkdir -p "$cache"
+    if [ "$(id -u)" = 0 ]; then
+        echo "[agent-guest] debootstrap $suite (about 2 minutes)"
+        local root=$cache/agent-rootfs.tmp
+        rm -rf "$root"
+        debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
+            > "$log" 2>&1 || {
+            tail -n 20 "$log" >&2
+            echo "build-agent-guest: debootstrap failed; log in $log" >&2
+            exit 1; }
+        rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+        tar -C "$root" -cf "$base.tmp" . && rm -rf "$root"
+    elif command -v mmdebstrap >/dev/null && command -v newuidmap >/dev/null; then
+        echo "[agent-guest] mmdebstrap $suite in a user namespace (about 2 minutes)"
+        mmdebstrap --mode=unshare --variant=minbase --include="$packages" \
+            "$suite" "$base.tmp" "$mirror" > "$log" 2>&1 || {
+            tail -n 20 "$log" >&2
+            echo "build-agent-guest: mmdebstrap failed; log in $log" >&2
+            exit 1; }
+    else
+        echo "build-agent-guest: no Debian base file system in $base yet; make it" \
+             "once as root (make agent-guest), or install mmdebstrap and uidmap" >&2
+        exit 1
+    fi
+    mv "$base.tmp" "$base"
+}
+[ -f "$base" ] || make_base
+
+echo "[agent-guest] building in $dir"
 rm -rf "$dir"
 mkdir -p "$dir/work"
 cd "$dir/work"
 
-# Kernel and the module closure for the initramfs.
-apt-get download -q "$kpkg" >/dev/null 2>&1 || {
-    echo "build-agent-guest: 'apt-get download $kpkg' failed" >&2; exit 1; }
-dpkg-deb -x ./*.deb kpkg
-kver=$(ls kpkg/lib/modules | head -n1)
-depmod -b kpkg "$kver"
-/usr/bin/python3 "$top/tests/guest/extract-vmlinux.py" "kpkg/boot/vmlinuz-$kver" "$dir/vmlinux"
-
+# Kernel and the initramfs that loads the drivers and switches to the root.
+guest_kernel "$dir/vmlinux"
 initrd=$dir/work/initrd
-mkdir -p "$initrd"/{bin,dev,proc,sys,newroot,lib/modules/"$kver"}
+mkdir -p "$initrd"/{bin,dev,proc,sys,newroot}
 cp /bin/busybox "$initrd/bin/busybox"
-/usr/bin/python3 "$top/tests/guest/module-closure.py" kpkg/lib/modules/"$kver" "$initrd/lib/modules/$kver" $modules
-depmod -b "$initrd" "$kver"
+guest_modules "$initrd" $modules
 cat > "$initrd/init" <<INIT
 #!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -86,38 +112,24 @@ mount --move /dev /newroot/dev
 exec switch_root /newroot /sbin/agent-init
 INIT
 chmod 755 "$initrd/init"
-(cd "$initrd" && find . -print0 | LC_ALL=C sort -z | xargs -0 touch -h -d @0 && \
-    find . -print0 | LC_ALL=C sort -z | \
-    cpio --null -o -H newc -R 0:0 --reproducible --quiet) | gzip -n -9 > "$dir/initrd.gz"
+guest_initrd "$initrd" "$dir/initrd.gz"
 
-# Root file system: the debootstrap part is cached on its own (it is the
-# slow part and depends only on the package list).
-base=$cache/agent-rootfs-$(echo "$suite $packages" | sha256sum | cut -c1-16).tar
-root=$dir/work/root
-if [ ! -f "$base" ]; then
-    debootstrap --variant=minbase --include="$packages" "$suite" "$root" "$mirror" \
-        > "$dir/debootstrap.log" 2>&1 || {
-        tail -n 20 "$dir/debootstrap.log" >&2
-        echo "build-agent-guest: debootstrap failed; log in $dir/debootstrap.log" >&2
-        exit 1; }
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-    tar -C "$root" -cf "$base.tmp" . && mv "$base.tmp" "$base"
-else
-    mkdir -p "$root"
-    tar -C "$root" -xf "$base"
-fi
+# Our files, laid over the base below.
+ours=$dir/work/ours
+mkdir -p "$ours/usr/local/bin" "$ours/usr/sbin"
 gcc -O2 -Wall -Wno-address-of-packed-member -I"$top/include/hw/char" \
     $(pkg-config --cflags spice-protocol) \
-    -o "$root/usr/local/bin/vdi-port-bridge" "$top/contrib/vdi-port-bridge/vdi-port-bridge.c"
+    -o "$ours/usr/local/bin/vdi-port-bridge" "$top/contrib/vdi-port-bridge/vdi-port-bridge.c"
 # The X client of test_qxl_xorg.py, linked against the guest's own libX11
 # and libXrender (same Debian release as the host).
-gcc -O2 -Wall -o "$root/usr/local/bin/xdraw" "$top/tests/guest/xdraw.c" -lX11 -lXrender
-install -m 755 "$top/tests/guest/agent-init" "$root/sbin/agent-init"
+gcc -O2 -Wall -o "$ours/usr/local/bin/xdraw" "$top/tests/guest/xdraw.c" -lX11 -lXrender
+# /sbin is /usr/sbin in the base (merged /usr).
+install -m 755 "$top/tests/guest/agent-init" "$ours/usr/sbin/agent-init"
 # An Xorg configuration directory /etc/X11/$1 of the guest: no input
 # hot-plugging, one device on driver $2 with the options that follow, each
 # '"Name" "value"'.
 xorg_conf() {
-    local dir=$root/etc/X11/$1 driver=$2 option
+    local dir=$ours/etc/X11/$1 driver=$2 option
     shift 2
     mkdir -p "$dir"
     {
@@ -142,8 +154,17 @@ xorg_conf xorg-qxl.conf.d qxl
 xorg_conf xorg-qxl-ums.conf.d qxl '"NumHeads" "4"' '"EnableSurfaces" "true"' \
     '"EnableImageCache" "true"' '"EnableFallbackCache" "true"' \
     '"DebugRenderFallbacks" "true"'
-size=$(( $(du -sm "$root" | cut -f1) + 200 ))
-mke2fs -q -t ext4 -d "$root" -L agentroot "$dir/rootfs.ext4" "${size}M"
+
+# The ext4 image: the base with ours over it, every file as the tarball
+# says (owners, device nodes), ours root's; fakeroot gives all that to
+# tar and mke2fs without root.
+mkdir -p "$dir/work/root"
+fakeroot -- sh -euc '
+    tar -C "$2" -xpf "$1"
+    tar -C "$3" -cf - --owner=0 --group=0 . |
+        tar -C "$2" -xpf - --keep-directory-symlink --no-overwrite-dir
+    mke2fs -q -t ext4 -d "$2" -L agentroot "$4" "$(( $(du -sm "$2" | cut -f1) + 200 ))M"
+' sh "$base" "$dir/work/root" "$ours" "$dir/rootfs.ext4"
 echo "$kver" > "$dir/kernel-version"
 cd "$dir" && rm -rf work
 touch "$dir/.complete"

@@ -4,6 +4,9 @@
 #
 #   scripts/install-deps.sh          # everything (build + demo + tests)
 #
+# Only root installs; as any other user it checks that everything is there
+# (make check runs it) and names what is missing.
+#
 # It adds the apt entries it needs:
 #   deb-src trixie, trixie-updates, trixie-security  -> QEMU 10.0 source
 #   deb bookworm-backports                           -> meson >= 1.5
@@ -11,12 +14,46 @@ set -euo pipefail
 
 say() { printf '[deps] %s\n' "$*"; }
 
-if [ "$(id -u)" != 0 ]; then
-    echo "install-deps: must run as root (it calls apt-get)" >&2
-    exit 1
+export DEBIAN_FRONTEND=noninteractive
+
+# Build dependencies of QEMU (x86_64-softmmu with SPICE), our build helpers,
+# firmware the binary loads at run time, the demo's guest ingredients and the
+# real test peers (spice-gtk client libraries, remote-viewer), and the
+# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov.
+pkgs=(
+    build-essential ccache ninja-build pkg-config dpkg-dev git
+    python3 python3-venv flex bison
+    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev libslirp-dev
+    libspice-server-dev libspice-protocol-dev
+    libcap-ng-dev libattr1-dev libseccomp-dev
+    seabios ipxe-qemu qemu-system-data
+    busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
+    python3-gi gir1.2-spiceclientglib-2.0 gir1.2-glib-2.0
+    libspice-client-glib-2.0-dev libx11-dev libxrender-dev
+    spice-client-gtk virt-viewer
+    imagemagick netcat-openbsd
+    clang-14 libclang-rt-14-dev llvm-14
+    python3-pytest python3-pytest-timeout fakeroot mmdebstrap uidmap
+)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+meson_ok=0
+if dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" ge 1.5; then
+    meson_ok=1
 fi
 
-export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" != 0 ]; then
+    if [ ${#missing[@]} -eq 0 ] && [ $meson_ok = 1 ]; then
+        say "all packages present"
+        exit 0
+    fi
+    [ $meson_ok = 1 ] || missing+=("meson>=1.5 (bookworm-backports)")
+    echo "install-deps: missing: ${missing[*]}; run 'make deps' as root" >&2
+    exit 1
+fi
 
 src_list=/etc/apt/sources.list.d/qemu-spice-stack.sources
 want_sources='Types: deb-src
@@ -44,34 +81,6 @@ if [ ! -f "$src_list" ] || [ "$(cat "$src_list")" != "$want_sources" ]; then
     say "apt-get update"
     apt-get update -q >/dev/null
     updated=1
-fi
-
-# Build dependencies of QEMU (x86_64-softmmu with SPICE), our build helpers,
-# firmware the binary loads at run time, the demo's guest ingredients and the
-# real test peers (spice-gtk client libraries, remote-viewer), and the
-# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov.
-pkgs=(
-    build-essential ccache ninja-build pkg-config dpkg-dev git
-    python3 python3-venv flex bison
-    libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev libslirp-dev
-    libspice-server-dev libspice-protocol-dev
-    libcap-ng-dev libattr1-dev libseccomp-dev
-    seabios ipxe-qemu qemu-system-data
-    busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
-    python3-gi gir1.2-spiceclientglib-2.0 gir1.2-glib-2.0
-    libspice-client-glib-2.0-dev libx11-dev libxrender-dev
-    spice-client-gtk virt-viewer
-    imagemagick netcat-openbsd
-    clang-14 libclang-rt-14-dev llvm-14
-)
-
-missing=()
-for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
-done
-meson_ok=0
-if dpkg --compare-versions "$(dpkg-query -W -f='${Version}' meson 2>/dev/null || echo 0)" ge 1.5; then
-    meson_ok=1
 fi
 
 if [ ${#missing[@]} -eq 0 ] && [ $meson_ok = 1 ]; then
