@@ -186,6 +186,43 @@ static void qxl_vm_state_change(void *opaque, bool running, RunState state)
 
 /* ---- realize ---------------------------------------------------------- */
 
+/*
+ * Undo what realize set up, as far as it got: the exit of a realized
+ * device, and a realize that fails late.
+ */
+static void qxl_teardown(PCIQXLDevice *d)
+{
+    if (d->vmstate_change) {
+        qemu_del_vm_change_state_handler(d->vmstate_change);
+        d->vmstate_change = NULL;
+    }
+    /*
+     * spice-server lets go of the device first: removing the interface
+     * joins its worker thread, which calls into the device until then.
+     */
+    if (d->spice_added) {
+        qxl_exit_vga_mode(d);
+        qemu_spice_remove_display(&d->sin, d->con);
+        d->spice_added = false;
+    }
+    g_clear_pointer(&d->vga_export, spice_fb_export_free);
+    g_clear_pointer(&d->irq_bh, qemu_bh_delete);
+    g_clear_pointer(&d->render_bh, qemu_bh_delete);
+    g_clear_pointer(&d->cursor_bh, qemu_bh_delete);
+    g_clear_pointer(&d->wakeup_bh, qemu_bh_delete);
+    g_clear_pointer(&d->surface_cmds, g_free);
+    qxl_surfaces_cleanup(d);
+    if (d->vga_ports_added) {
+        portio_list_del(&d->vga_port_list);
+        portio_list_destroy(&d->vga_port_list);
+        d->vga_ports_added = false;
+    }
+    if (d->con) {
+        graphic_console_close(d->con);
+        d->con = d->vga.con = NULL;
+    }
+}
+
 static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
 {
     PCIDevice *pci = &d->parent_obj;
@@ -219,6 +256,12 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
                    "spice-server's limit per device)", d->max_outputs,
                    QXL_SPICE_MAX_OUTPUTS);
         return false;
+    }
+
+    if (d->debug || d->cmdlog) {
+        warn_report("qxl: '%s' is accepted for compatibility and has no "
+                    "effect; use the qxl_* trace events instead (-trace "
+                    "'qxl_*')", d->debug ? "debug" : "cmdlog");
     }
 
     pci_set_byte(&pci->config[PCI_REVISION_ID], d->revision);
@@ -270,11 +313,6 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
     object_property_add_uint64_ptr(OBJECT(d), "x-snapshot-taken",
                                    &d->snapshot_taken, OBJ_PROP_FLAG_READ);
     d->current_async = -1;
-    qemu_mutex_init(&d->slots_lock);
-    qemu_mutex_init(&d->track_lock);
-    qemu_mutex_init(&d->release_lock);
-    qemu_mutex_init(&d->async_lock);
-    qemu_mutex_init(&d->render_lock);
     d->irq_bh = qemu_bh_new_guarded(qxl_irq_bh, d,
                                     &DEVICE(d)->mem_reentrancy_guard);
     d->render_bh = qemu_bh_new_guarded(qxl_render_bh, d,
@@ -327,6 +365,7 @@ static void qxl_realize_vga(PCIDevice *pci, Error **errp)
     portio_list_init(&d->vga_port_list, OBJECT(d), qxl_vga_ports, vga, "vga");
     portio_list_set_flush_coalesced(&d->vga_port_list);
     portio_list_add(&d->vga_port_list, pci_address_space_io(pci), 0x3b0);
+    d->vga_ports_added = true;
 
     d->con = vga->con = graphic_console_init(DEVICE(d), 0, &qxl_hw_ops, d);
     d->id = qemu_console_get_index(d->con);
@@ -334,9 +373,11 @@ static void qxl_realize_vga(PCIDevice *pci, Error **errp)
         error_setg(errp, "qxl-vga must be the primary display (console 0), "
                    "but it is console %u: put it first among the display "
                    "devices, or use -device qxl for a secondary head", d->id);
+        qxl_teardown(d);
         return;
     }
     if (!qxl_realize_common(d, errp)) {
+        qxl_teardown(d);
         return;
     }
     d->vga_export = spice_fb_export_new(d->con, &d->sin);
@@ -355,37 +396,37 @@ static void qxl_realize_secondary(PCIDevice *pci, Error **errp)
     d->vga.vram_ptr = memory_region_get_ram_ptr(&d->vga.vram);
     d->con = d->vga.con = graphic_console_init(DEVICE(d), 0, &qxl_hw_ops, d);
     d->id = qemu_console_get_index(d->con);
-    qxl_realize_common(d, errp);
+    if (!qxl_realize_common(d, errp)) {
+        qxl_teardown(d);
+    }
 }
 
 static void qxl_exit(PCIDevice *pci)
 {
-    PCIQXLDevice *d = PCI_QXL(pci);
+    qxl_teardown(PCI_QXL(pci));
+}
 
-    if (d->vmstate_change) {
-        qemu_del_vm_change_state_handler(d->vmstate_change);
-    }
-    /*
-     * spice-server lets go of the device first: removing the interface
-     * joins its worker thread, which calls into the device until then.
-     */
-    if (d->spice_added) {
-        qxl_exit_vga_mode(d);
-        qemu_spice_remove_display(&d->sin, d->con);
-        d->spice_added = false;
-    }
-    if (d->vga_export) {
-        spice_fb_export_free(d->vga_export);
-    }
-    g_clear_pointer(&d->irq_bh, qemu_bh_delete);
-    g_clear_pointer(&d->render_bh, qemu_bh_delete);
-    g_clear_pointer(&d->cursor_bh, qemu_bh_delete);
-    g_clear_pointer(&d->wakeup_bh, qemu_bh_delete);
-    g_free(d->surface_cmds);
-    qxl_surfaces_cleanup(d);
-    if (d->con) {
-        graphic_console_close(d->con);
-    }
+/* The locks live as long as the object: realize may fail half-way. */
+static void qxl_instance_init(Object *obj)
+{
+    PCIQXLDevice *d = PCI_QXL(obj);
+
+    qemu_mutex_init(&d->slots_lock);
+    qemu_mutex_init(&d->track_lock);
+    qemu_mutex_init(&d->release_lock);
+    qemu_mutex_init(&d->async_lock);
+    qemu_mutex_init(&d->render_lock);
+}
+
+static void qxl_instance_finalize(Object *obj)
+{
+    PCIQXLDevice *d = PCI_QXL(obj);
+
+    qemu_mutex_destroy(&d->slots_lock);
+    qemu_mutex_destroy(&d->track_lock);
+    qemu_mutex_destroy(&d->release_lock);
+    qemu_mutex_destroy(&d->async_lock);
+    qemu_mutex_destroy(&d->render_lock);
 }
 
 /*
@@ -483,6 +524,8 @@ static const TypeInfo qxl_types[] = {
         .parent = TYPE_PCI_DEVICE,
         .abstract = true,
         .instance_size = sizeof(PCIQXLDevice),
+        .instance_init = qxl_instance_init,
+        .instance_finalize = qxl_instance_finalize,
         .class_init = qxl_class_init,
         .interfaces = (InterfaceInfo[]) {
             { INTERFACE_CONVENTIONAL_PCI_DEVICE },

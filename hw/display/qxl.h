@@ -148,6 +148,7 @@ struct PCIQXLDevice {
     MemoryRegion rom_bar;             /* BAR 2 */
     MemoryRegion io_bar;              /* BAR 3 */
     PortioList vga_port_list;
+    bool vga_ports_added;
     QEMUBH *irq_bh;
     QEMUBH *render_bh;
     QEMUBH *cursor_bh;
