@@ -6,6 +6,7 @@
 #   make guest      build the cached test/demo guest (kernel + initramfs)
 #   make agent-guest build the cached guest with Debian's spice-vdagent (root)
 #   make deps       install Debian packages (root)
+#   make lint       checkpatch.pl over our C files, the QXL layer check
 #   make stock      build stock QEMU 10.0 from the same source (the peer)
 #   make bench      benchmarks, ours vs stock, printed as ratios
 #   make fuzz       the ASan+UBSan libFuzzer build (build-fuzz/), see docs/fuzzing.rst
@@ -29,7 +30,7 @@ QTESTS := qxl-test qxl-guest-bug-test qxl-command-test qxl-fuzz-regress-test \
 # passes the same list to QEMU as --firmwarepath.
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
 
-.PHONY: all deps build qtests guest agent-guest demo check stock bench fuzz fuzz-check clean distclean FORCE
+.PHONY: all deps build qtests guest agent-guest demo check lint stock bench fuzz fuzz-check clean distclean FORCE
 
 all: build
 
@@ -73,7 +74,7 @@ demo: deps
 # Stock QEMU (scripts/build-stock-qemu.sh) is the peer of the migration
 # tests; qemu-img makes the qcow2 disk of the savevm test.
 check: deps
-	@$(MAKE) --no-print-directory qtests guest agent-guest
+	@$(MAKE) --no-print-directory qtests guest agent-guest lint
 	$(NINJA) -C $(QEMU_BUILD) qemu-img
 	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
 	    /usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)" \
@@ -81,6 +82,10 @@ check: deps
 
 stock:
 	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null
+
+# QEMU's checkpatch.pl over our C files; the QXL layers go one way.
+lint:
+	@$(TOP)/scripts/lint.sh $(QEMU_SRC)
 
 bench: deps
 	@$(MAKE) --no-print-directory build

@@ -220,7 +220,8 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
         return c != NULL;
     case QXL_IO_DESTROY_SURFACE_WAIT:
         if (val >= d->num_surfaces) {
-            qxl_guest_bug(d, "DESTROY_SURFACE: surface id %u out of range", val);
+            qxl_guest_bug(d, "DESTROY_SURFACE: surface id %u out of range",
+                          val);
             return false;
         }
         qxl_spice_destroy_surface(d, val, c);
