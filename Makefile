@@ -5,9 +5,12 @@
 #   make check      set everything up and run all tests (pytest; as any user
 #                   once make deps has run: PYTEST_ARGS="-k NAME" selects)
 #   make guest      build the cached test/demo guest (kernel + initramfs)
-#   make agent-guest build the cached guest with Debian's spice-vdagent (root)
+#   make agent-guest build the cached guest with Debian's spice-vdagent (root
+#                   once, for its Debian base; see docs/testing.rst)
 #   make deps       install Debian packages (root; as any other user it only
 #                   checks that they are there)
+#   make check-migration  the long migration runs (ping-pong, 100 + 20 moves)
+#   make lint       checkpatch.pl over our C files, the QXL layer check
 #   make stock      build stock QEMU 10.0 from the same source (the peer)
 #   make bench      benchmarks, ours vs stock, printed as ratios
 #   make fuzz       the ASan+UBSan libFuzzer build (build-fuzz/), see docs/fuzzing.rst
@@ -38,7 +41,7 @@ PYTEST_ARGS ?=
 # passes the same list to QEMU as --firmwarepath.
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
 
-.PHONY: all deps build qtests guest agent-guest demo check stock bench fuzz fuzz-check clean distclean FORCE
+.PHONY: all deps build qtests guest agent-guest demo check check-migration lint stock bench fuzz fuzz-check clean distclean FORCE
 
 all: build
 
@@ -84,14 +87,28 @@ demo: deps
 # line is the summary (N passed, N failed, N skipped...); logs of each test
 # are in build/test-logs/<test>/.
 check: deps
-	@$(MAKE) --no-print-directory qtests guest agent-guest
+	@$(MAKE) --no-print-directory qtests guest agent-guest lint
 	$(NINJA) -C $(QEMU_BUILD) qemu-img
 	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
 	    $(PYTEST) $(TOP)/tests --build-dir $(BUILD) --stock "$$stock" \
 	        --junitxml=$(BUILD)/test-logs/junit.xml $(PYTEST_ARGS)
 
+# The long migration runs: 100 moves ours <-> ours, 20 ours <-> stock, a
+# client following the guest (tests/integration/test_migration_follow.py).
+# Those tests are marked long: pytest runs them only with --long.
+check-migration: deps
+	@$(MAKE) --no-print-directory build guest
+	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
+	    $(PYTEST) $(TOP)/tests/integration/test_migration_follow.py \
+	        --build-dir $(BUILD) --stock "$$stock" --long -m long \
+	        --junitxml=$(BUILD)/test-logs/junit-migration.xml $(PYTEST_ARGS)
+
 stock:
 	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null
+
+# QEMU's checkpatch.pl over our C files; the QXL layers go one way.
+lint:
+	@$(TOP)/scripts/lint.sh $(QEMU_SRC)
 
 bench: deps
 	@$(MAKE) --no-print-directory build

@@ -2,8 +2,8 @@
 # Build the small demo/test guest from Debian packages only:
 #   - Debian's linux-image-amd64 kernel, booted uncompressed (vmlinux, PVH)
 #   - an initramfs: busybox-static, the qxl and bochs (std VGA) DRM drivers
-#     and the virtio-serial modules with their dependencies, our init script
-#     and a drawn banner.
+#     and the virtio-serial modules with their dependencies, our init script,
+#     a drawn banner and tests/guest/fbcounter.c.
 #
 #   scripts/build-guest.sh OUT_LINK
 #
@@ -43,6 +43,8 @@ root=$dir/work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,root}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/tests/guest/init" "$root/init"
+# The migration tests' frame counter (static: the initramfs has no libc).
+cc -static -O2 -Wall -o "$root/bin/fbcounter" "$top/tests/guest/fbcounter.c"
 chmod 755 "$root/init"
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 

@@ -7,6 +7,8 @@ Options:
   --stock BINARY   stock QEMU 10.0's qemu-system-x86_64, the peer of the
                    migration tests (scripts/build-stock-qemu.sh prints it);
                    the tests that need it are skipped without it
+  --long           also run the tests marked long (pytest.mark.long: the
+                   migration ping-pong runs, make check-migration)
 
 Each test that asks for `logdir` gets an empty BUILD/test-logs/<test>/;
 when it fails, pytest's report of the failure is saved there too, as
@@ -28,10 +30,22 @@ def pytest_addoption(parser):
     group.addoption("--stock", default="", metavar="BINARY",
                     help="stock QEMU 10.0's qemu-system-x86_64, the peer "
                     "of the migration tests (scripts/build-stock-qemu.sh)")
+    group.addoption("--long", action="store_true",
+                    help="run the tests marked long too (make "
+                    "check-migration)")
 
 
 def pytest_configure(config):
     config.build_tree = BuildTree(config.getoption("build_dir"))
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("long"):
+        return
+    skip = pytest.mark.skip(reason="long: runs with --long (make check-migration)")
+    for item in items:
+        if "long" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,7 @@ class VM(QEMUMachine):
         self.args.extend(args)
         self.serial_text = ""
         self._serial_lock = threading.Lock()
+        self._events_seen = []
 
     # -- SPICE -----------------------------------------------------------
     @property
@@ -123,6 +124,11 @@ class VM(QEMUMachine):
         self.shutdown()
         if exc_type is None:
             self.assert_no_guest_errors()
+
+    def events_seen(self, name=None):
+        """The QMP events QEMU sent so far (all, or those called name)."""
+        self._events_seen += self.get_qmp_events()
+        return [e for e in self._events_seen if name in (None, e["event"])]
 
     def hmp(self, command):
         return self.cmd("human-monitor-command", command_line=command)
