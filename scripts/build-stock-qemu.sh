@@ -7,7 +7,8 @@
 #   scripts/build-stock-qemu.sh [--fuzz] [CACHE_DIR]
 #
 # --fuzz builds stock QEMU with our fuzz harness (tests/qtest/fuzz/, laid
-# over the pristine tree by scripts/overlay.sh --only tests/qtest/fuzz) the
+# over the pristine tree by scripts/overlay.sh --only tests/qtest/fuzz, with
+# the qtest QXL driver's header it includes from tests/qtest/libqos) the
 # way ./configure --enable-fuzzing builds ours: Debian's clang 14, libFuzzer,
 # ASan and UBSan.  It prints the path of qemu-fuzz-x86_64.  Its layout
 # (overlay/ and qemu/ under one folder) is that of our build-fuzz/, so
@@ -27,7 +28,8 @@ ver=$(cat "$src/VERSION")
 if [ $fuzz = 1 ]; then
     base="$cache/stock-fuzz-$ver"
     out="$base/qemu"
-    "$top/scripts/overlay.sh" --only tests/qtest/fuzz "$src" "$base/overlay"
+    "$top/scripts/overlay.sh" --only tests/qtest/fuzz --only tests/qtest/libqos \
+        "$src" "$base/overlay"
     if [ ! -f "$out/build.ninja" ]; then
         echo "[stock] configuring stock QEMU $ver for fuzzing in $out" >&2
         rm -rf "$out"

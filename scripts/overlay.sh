@@ -1,11 +1,13 @@
 #!/bin/bash
 # Lay this project's files over a copy of the QEMU source tree.
 #
-#   scripts/overlay.sh [--only DIR] QEMU_SRC OUT_DIR
+#   scripts/overlay.sh [--only DIR]... QEMU_SRC OUT_DIR
 #
-# --only DIR lays only our files under DIR and applies only the edits of
-# files under it: stock QEMU with just our fuzz harness (--only
-# tests/qtest/fuzz, used by scripts/build-stock-qemu.sh --fuzz).
+# --only DIR lays only our files under DIR (under each DIR, if given more
+# than once) and applies only the edits of files under it: stock QEMU with
+# just our fuzz harness and the qtest QXL driver it includes (--only
+# tests/qtest/fuzz --only tests/qtest/libqos, used by
+# scripts/build-stock-qemu.sh --fuzz).
 #
 # OUT_DIR becomes a tree of symbolic links to QEMU_SRC, with every file of
 # ours (see OVERLAY_DIRS) linked over it, so that editing one of our files and
@@ -16,10 +18,10 @@
 set -euo pipefail
 
 only=""
-if [ "${1:-}" = "--only" ]; then
-    only=${2:?--only needs a directory}
+while [ "${1:-}" = "--only" ]; do
+    only="$only ${2:?--only needs a directory}"
     shift 2
-fi
+done
 src=$(realpath "$1")
 out=$2
 top=$(realpath "$(dirname "$0")/..")
@@ -67,7 +69,9 @@ if [ -n "$only" ]; then
     REPLACED=""
     kept=()
     for e in "${EDITS[@]}"; do
-        case "${e%%|*}" in "$only"/*) kept+=("$e") ;; esac
+        for d in $only; do
+            case "${e%%|*}" in "$d"/*) kept+=("$e") ;; esac
+        done
     done
     EDITS=("${kept[@]}")
 fi

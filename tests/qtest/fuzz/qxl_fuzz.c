@@ -30,6 +30,7 @@
 #include "qom/object.h"
 #include "standard-headers/linux/pci_regs.h"
 #include "tests/qtest/libqtest.h"
+#include "tests/qtest/libqos/qxl.h"
 #include "fuzz.h"
 
 #include <spice/qxl_dev.h>
@@ -464,14 +465,6 @@ static uint64_t gen_palette(Fuzz *f, int entries)
     return put(f, pal, len, true);
 }
 
-static const uint8_t bitmap_bpp[] = {
-    [SPICE_BITMAP_FMT_1BIT_LE] = 1, [SPICE_BITMAP_FMT_1BIT_BE] = 1,
-    [SPICE_BITMAP_FMT_4BIT_LE] = 4, [SPICE_BITMAP_FMT_4BIT_BE] = 4,
-    [SPICE_BITMAP_FMT_8BIT] = 8, [SPICE_BITMAP_FMT_16BIT] = 16,
-    [SPICE_BITMAP_FMT_24BIT] = 24, [SPICE_BITMAP_FMT_32BIT] = 32,
-    [SPICE_BITMAP_FMT_RGBA] = 32, [SPICE_BITMAP_FMT_8BIT_A] = 8,
-};
-
 static const uint8_t image_types[] = {
     SPICE_IMAGE_TYPE_BITMAP, SPICE_IMAGE_TYPE_BITMAP, SPICE_IMAGE_TYPE_BITMAP,
     SPICE_IMAGE_TYPE_BITMAP, SPICE_IMAGE_TYPE_SURFACE, SPICE_IMAGE_TYPE_QUIC,
@@ -519,7 +512,7 @@ static uint64_t gen_image(Fuzz *f, int depth, int want_bpp)
             fmt = in_u8(f) & 1 ? SPICE_BITMAP_FMT_1BIT_BE :
                                  SPICE_BITMAP_FMT_1BIT_LE;
         }
-        stride = (w * bitmap_bpp[fmt] + 7) / 8 + small(f, 2) * 4;
+        stride = (w * qxl_bitmap_bpp(fmt) + 7) / 8 + small(f, 2) * 4;
         len = stride * h;
         img.bitmap.format = gen_u8(f, fmt);
         img.bitmap.flags = gen_u8(f, small(f, 8));
@@ -527,9 +520,9 @@ static uint64_t gen_image(Fuzz *f, int depth, int want_bpp)
         img.bitmap.y = gen_u32(f, h);
         img.bitmap.stride = gen_u32(f, stride);
         mode = ptr_mode(f);
-        if (bitmap_bpp[fmt] <= 8 && fmt != SPICE_BITMAP_FMT_8BIT_A) {
+        if (qxl_bitmap_bpp(fmt) <= 8 && fmt != SPICE_BITMAP_FMT_8BIT_A) {
             img.bitmap.palette = mode ? other_ptr(f, mode) :
-                                 gen_palette(f, 1 << bitmap_bpp[fmt]);
+                                 gen_palette(f, 1 << qxl_bitmap_bpp(fmt));
         } else {
             img.bitmap.palette = mode ? other_ptr(f, mode) : 0;
         }

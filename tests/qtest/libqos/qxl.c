@@ -654,15 +654,6 @@ uint32_t qxl_new_palette(QXLDev *q, const uint32_t *ents, uint16_t n)
     return put_object(q, off, &head, sizeof(head));
 }
 
-/* Bits of one pixel of each SPICE_BITMAP_FMT_*. */
-static const uint8_t bitmap_bpp[] = {
-    [SPICE_BITMAP_FMT_1BIT_LE] = 1, [SPICE_BITMAP_FMT_1BIT_BE] = 1,
-    [SPICE_BITMAP_FMT_4BIT_LE] = 4, [SPICE_BITMAP_FMT_4BIT_BE] = 4,
-    [SPICE_BITMAP_FMT_8BIT] = 8, [SPICE_BITMAP_FMT_16BIT] = 16,
-    [SPICE_BITMAP_FMT_24BIT] = 24, [SPICE_BITMAP_FMT_32BIT] = 32,
-    [SPICE_BITMAP_FMT_RGBA] = 32, [SPICE_BITMAP_FMT_8BIT_A] = 8,
-};
-
 uint32_t qxl_new_bitmap_image(QXLDev *q, const QXLBitmapSpec *b,
                               uint32_t *chunk_offs)
 {
@@ -685,9 +676,9 @@ uint32_t qxl_new_bitmap_image(QXLDev *q, const QXLBitmapSpec *b,
         },
     };
 
-    g_assert_cmpuint(b->format, <, ARRAY_SIZE(bitmap_bpp));
+    g_assert_cmpuint(qxl_bitmap_bpp(b->format), >, 0);
     if (!stride) {
-        stride = ROUND_UP((b->width * bitmap_bpp[b->format] + 7) / 8, 4);
+        stride = ROUND_UP((b->width * qxl_bitmap_bpp(b->format) + 7) / 8, 4);
     }
     img.bitmap.stride = stride;
     size = stride * b->height;

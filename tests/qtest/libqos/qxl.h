@@ -192,6 +192,20 @@ QXLBrush qxl_pattern_brush(QXLDev *q, uint32_t image_off, int32_t x,
 /* A QXLPalette of @n entries. */
 uint32_t qxl_new_palette(QXLDev *q, const uint32_t *ents, uint16_t n);
 
+/* Bits of one pixel of SPICE_BITMAP_FMT_@format; 0: no such format. */
+static inline unsigned qxl_bitmap_bpp(unsigned format)
+{
+    static const uint8_t bpp[] = {
+        [SPICE_BITMAP_FMT_1BIT_LE] = 1, [SPICE_BITMAP_FMT_1BIT_BE] = 1,
+        [SPICE_BITMAP_FMT_4BIT_LE] = 4, [SPICE_BITMAP_FMT_4BIT_BE] = 4,
+        [SPICE_BITMAP_FMT_8BIT] = 8, [SPICE_BITMAP_FMT_16BIT] = 16,
+        [SPICE_BITMAP_FMT_24BIT] = 24, [SPICE_BITMAP_FMT_32BIT] = 32,
+        [SPICE_BITMAP_FMT_RGBA] = 32, [SPICE_BITMAP_FMT_8BIT_A] = 8,
+    };
+
+    return format < ARRAY_SIZE(bpp) ? bpp[format] : 0;
+}
+
 typedef struct QXLBitmapSpec {
     uint8_t format;             /* SPICE_BITMAP_FMT_* */
     uint32_t width, height;
