@@ -473,22 +473,30 @@ uint32_t qxl_new_surface_destroy(QXLDev *q, uint32_t surface_id)
     return put_object(q, off, &c, sizeof(c));
 }
 
-uint32_t qxl_new_cursor_shape(QXLDev *q, uint16_t width, uint16_t height,
-                              uint32_t data_size)
+/* An ALPHA cursor shape whose @len bytes of @pixels are in @nchunks. */
+static uint32_t new_alpha_cursor(QXLDev *q, uint16_t width, uint16_t height,
+                                 const void *pixels, uint32_t len,
+                                 int nchunks, uint32_t *chunk_offs)
 {
-    uint32_t off = qxl_alloc(q, sizeof(QXLCursor) + data_size);
-    QXLCursor c = {
+    QXLCursor head = {
         .header = {
-            .unique = 0,
             .type = SPICE_CURSOR_TYPE_ALPHA,
             .width = width,
             .height = height,
         },
-        .data_size = data_size,
-        .chunk.data_size = data_size,
+        .data_size = len,
     };
 
-    return put_object(q, off, &c, sizeof(c));
+    return qxl_new_chunked(q, &head, sizeof(head), pixels, len, nchunks,
+                           chunk_offs);
+}
+
+uint32_t qxl_new_cursor_shape(QXLDev *q, uint16_t width, uint16_t height,
+                              uint32_t data_size)
+{
+    g_autofree uint8_t *pixels = g_malloc0(data_size);
+
+    return new_alpha_cursor(q, width, height, pixels, data_size, 1, NULL);
 }
 
 uint32_t qxl_new_cursor_set(QXLDev *q, uint32_t shape_off)
@@ -861,19 +869,10 @@ uint32_t qxl_new_cursor_shape_chunked(QXLDev *q, uint16_t width,
                                       uint16_t height, uint32_t argb,
                                       int nchunks, uint32_t *chunk_offs)
 {
-    uint32_t len = width * height * 4;
     g_autofree uint32_t *pixels = solid_pixels(width * height, argb);
-    QXLCursor head = {
-        .header = {
-            .type = SPICE_CURSOR_TYPE_ALPHA,
-            .width = width,
-            .height = height,
-        },
-        .data_size = len,
-    };
 
-    return qxl_new_chunked(q, &head, sizeof(head), pixels, len, nchunks,
-                           chunk_offs);
+    return new_alpha_cursor(q, width, height, pixels, width * height * 4,
+                            nchunks, chunk_offs);
 }
 
 /* ---- rings -------------------------------------------------------------- */
