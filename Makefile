@@ -82,14 +82,18 @@ demo: deps
 	@$(MAKE) --no-print-directory build guest
 	@$(TOP)/scripts/demo.sh
 
-# Stock QEMU (scripts/build-stock-qemu.sh) is the peer of the migration
-# tests; qemu-img makes the qcow2 disk of the savevm test.  pytest's last
-# line is the summary (N passed, N failed, N skipped...); logs of each test
-# are in build/test-logs/<test>/.
+# Stock QEMU (scripts/build-stock-qemu.sh, or STOCK_QEMU=BINARY; a binary
+# that is not there, e.g. STOCK_QEMU=none, skips its tests) is the peer of
+# the migration tests; qemu-img makes the qcow2 disk of the savevm test.
+# pytest's last line is the summary (N passed, N failed, N skipped...);
+# logs of each test are in build/test-logs/<test>/.
+STOCK_QEMU ?=
+STOCK = $(or $(STOCK_QEMU),$$($(TOP)/scripts/build-stock-qemu.sh))
+
 check: deps
 	@$(MAKE) --no-print-directory qtests guest agent-guest lint
 	$(NINJA) -C $(QEMU_BUILD) qemu-img
-	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
+	@stock=$(STOCK) && \
 	    $(PYTEST) $(TOP)/tests --build-dir $(BUILD) --stock "$$stock" \
 	        --junitxml=$(BUILD)/test-logs/junit.xml $(PYTEST_ARGS)
 
@@ -98,7 +102,7 @@ check: deps
 # Those tests are marked long: pytest runs them only with --long.
 check-migration: deps
 	@$(MAKE) --no-print-directory build guest
-	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
+	@stock=$(STOCK) && \
 	    $(PYTEST) $(TOP)/tests/integration/test_migration_follow.py \
 	        --build-dir $(BUILD) --stock "$$stock" --long -m long \
 	        --junitxml=$(BUILD)/test-logs/junit-migration.xml $(PYTEST_ARGS)

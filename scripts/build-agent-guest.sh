@@ -72,7 +72,7 @@ make_base() {
         tar -C "$root" -cf "$base.tmp" . && rm -rf "$root"
     elif command -v mmdebstrap >/dev/null && command -v newuidmap >/dev/null; then
         echo "[agent-guest] mmdebstrap $suite in a user namespace (about 2 minutes)"
-        mmdebstrap --mode=unshare --variant=minbase --include="$packages" \
+        mmdebstrap --mode=unshare --format=tar --variant=minbase --include="$packages" \
             "$suite" "$base.tmp" "$mirror" > "$log" 2>&1 || {
             tail -n 20 "$log" >&2
             echo "build-agent-guest: mmdebstrap failed; log in $log" >&2
