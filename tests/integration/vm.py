@@ -101,9 +101,11 @@ class VM(QEMUMachine):
 
     # -- process ---------------------------------------------------------
     def launch(self):
-        super().launch()
-        with open(os.path.join(self.logdir, "cmdline"), "w") as f:
-            f.write(" ".join(self._qemu_full_args) + "\n")
+        try:
+            super().launch()
+        finally:
+            with open(os.path.join(self.logdir, "cmdline"), "w") as f:
+                f.write(" ".join(self._qemu_full_args) + "\n")
         self._serial = self.console_socket
         self._serial_log = open(os.path.join(self.logdir, "serial.log"), "w")
         threading.Thread(target=self._read_serial, args=(self._serial,),
