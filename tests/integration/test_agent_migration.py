@@ -13,51 +13,41 @@ import re
 import subprocess
 import time
 
+import pytest
+
 from spice_client import SpiceProbe
-from test_agent import agent_guest
 from test_migration_follow import FOLLOW_OPTS, _hop
 from xorg_guest import watch_cursor_shapes
-from vm import VM
 
 # Big enough that its trip through the VDI port outlasts a migration.
 LINES = 6000000
 STREAM = "".join("%d\n" % i for i in range(1, LINES + 1)).encode()
 
 
-def _qemu_img(ctx):
-    path = os.path.join(ctx.build, "qemu", "qemu-img")
-    if not os.access(path, os.X_OK):
-        raise ctx.Skip("no qemu-img (ninja -C build/qemu qemu-img)")
-    return path
-
-
 def _to_spice(vm):
     """(reads, bytes) spice-server has taken from the VDI port so far."""
-    with open(os.path.join(vm.logdir, "qemu.stderr"), errors="replace") as f:
-        got = [int(n) for n in re.findall(r"vdi_port_to_spice .* got (\d+);",
-                                          f.read())]
+    got = [int(n) for n in re.findall(r"vdi_port_to_spice .* got (\d+);",
+                                      vm.log_text())]
     return len(got), sum(got)
 
 
-def test_vdi_port_agent_migration(ctx):
-    name = "test_vdi_port_agent_migration"
-    guest = agent_guest(ctx)
-    logdir = ctx.logdir(name)
+@pytest.mark.timeout(600)
+def test_vdi_port_agent_migration(new_vm, agent_guest_dir, qemu_img, logdir):
+    guest = agent_guest_dir
     # Shared storage: one overlay over the guest's root file system.
     disk = os.path.join(logdir, "rootfs.qcow2")
-    if os.path.exists(disk):
-        os.unlink(disk)
-    subprocess.run([_qemu_img(ctx), "create", "-q", "-f", "qcow2", "-F", "raw",
+    subprocess.run([qemu_img, "create", "-q", "-f", "qcow2", "-F", "raw",
                     "-b", os.path.join(guest, "rootfs.ext4"), disk], check=True)
     args = ["-device", "vdi-port", "-vga", "qxl",
             "-drive", "file=%s,if=virtio,format=qcow2" % disk,
             "-trace", "vdi_port_to_spice", "-trace", "vdi_port_resume*"]
+    # SPICE on TCP: the client follows the VM to a host and port.
     kw = {"memory": "768M", "guest_dir": guest, "spice_opts": FOLLOW_OPTS,
-          "append": "agent=vdi xdriver=qxl"}
-    src = VM(ctx, name + "_src", args, **kw)
-    dst = VM(ctx, name + "_dst", args + ["-incoming", "defer"], **kw)
+          "append": "agent=vdi xdriver=qxl", "spice_port": 0}
+    src = new_vm(args, name="src", **kw)
+    dst = new_vm(args + ["-incoming", "defer"], name="dst", **kw)
     with src, dst:
-        client = SpiceProbe("127.0.0.1", src.spice_port).connect()
+        client = SpiceProbe(src.spice_uri).connect()
         try:
             src.wait_serial("GUEST: ready", 180, pump=client.pump)
             client.wait_for(lambda: client.agent_connected, 60,
@@ -82,13 +72,13 @@ def test_vdi_port_agent_migration(ctx):
                 "the whole stream went through before the move: make it longer"
             # Switch over after the first pass, seconds before the stream
             # can end.
-            src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": 5000})
+            src.cmd("migrate-set-parameters", **{"downtime-limit": 5000})
             t0 = time.monotonic()
             src_bytes = _to_spice(src)[1]
             _hop(src, dst, client)
             hop_time = time.monotonic() - t0
-            info = src.qmp.cmd("query-migrate")
-            src.stop()
+            info = src.cmd("query-migrate")
+            src.shutdown()
             client.wait_for(lambda: client.clipboard_received is not None, 120,
                             "the guest's clipboard (%d bytes) after the move"
                             % len(STREAM))
@@ -114,7 +104,7 @@ def test_vdi_port_agent_migration(ctx):
 
         # A new client on the destination gets the X cursor and the
         # picture: they were given back to spice-server after the move.
-        client = SpiceProbe("127.0.0.1", dst.spice_port)
+        client = SpiceProbe(dst.spice_uri)
         shapes = watch_cursor_shapes(client)
         client.connect()
         try:
@@ -130,6 +120,3 @@ def test_vdi_port_agent_migration(ctx):
                             "the agent on the destination")
         finally:
             client.disconnect()
-
-
-test_vdi_port_agent_migration.timeout = 600
