@@ -32,9 +32,10 @@ export CCACHE_NOHASHDIR := 1
 QTESTS := $(sort $(basename $(notdir $(wildcard $(TOP)/tests/qtest/*-test.c))))
 
 # The test runner: Debian's pytest (python3-pytest, python3-pytest-timeout)
-# on Debian's python3, which has gi for the SPICE client.  Options of ours:
-# tests/conftest.py.  PYTEST_ARGS adds more, e.g. -k cmd-ring, -x, --lf.
-PYTEST := /usr/bin/python3 -m pytest
+# on Debian's python3, which has gi for the SPICE client, one line a test.
+# Options of ours: tests/conftest.py.  PYTEST_ARGS adds more, e.g.
+# -k cmd-ring, -x, --lf.
+PYTEST := /usr/bin/python3 -m pytest -v
 PYTEST_ARGS ?=
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
