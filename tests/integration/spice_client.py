@@ -32,7 +32,7 @@ class Surface:
 
 class SpiceProbe:
     def __init__(self, uri):
-        """uri: spice://HOST:PORT or spice+unix://PATH (vm.VM.spice_uri)."""
+        """uri: spice://HOST:PORT (vm.VM.spice_uri) or spice+unix://PATH."""
         self.session = SpiceClientGLib.Session()
         self.session.set_property("uri", uri)
         self.session.set_property("enable-audio", False)

@@ -41,9 +41,8 @@ def test_vdi_port_agent_migration(new_vm, agent_guest_dir, qemu_img, logdir):
     args = ["-device", "vdi-port", "-vga", "qxl",
             "-drive", "file=%s,if=virtio,format=qcow2" % disk,
             "-trace", "vdi_port_to_spice", "-trace", "vdi_port_resume*"]
-    # SPICE on TCP: the client follows the VM to a host and port.
     kw = {"memory": "768M", "guest_dir": guest, "spice_opts": FOLLOW_OPTS,
-          "append": "agent=vdi xdriver=qxl", "spice_port": 0}
+          "append": "agent=vdi xdriver=qxl"}
     src = new_vm(args, name="src", **kw)
     dst = new_vm(args + ["-incoming", "defer"], name="dst", **kw)
     with src, dst:

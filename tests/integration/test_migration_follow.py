@@ -13,8 +13,7 @@ test_qxl_migration_client_follows moves once each way between two of our
 QEMUs.  The ping-pong runs (100 moves ours <-> ours, 20 ours <-> stock
 QEMU 10.0) are long (pytest.mark.long): they run only with pytest's
 --long, as "make check-migration" runs them; QEMU_SPICE_PINGPONG_HOPS=N
-makes them shorter for a run by hand.  The client follows the VM to a host
-and port (client_migrate_info): these VMs serve SPICE on TCP."""
+makes them shorter for a run by hand."""
 import os
 import time
 
@@ -98,7 +97,7 @@ def _vm(new_vm, name, binary, incoming=False):
     args = ["-device", "qxl-vga,max_outputs=2"] + \
         (["-incoming", "defer"] if incoming else [])
     return new_vm(args, name=name, binary=binary, memory=GUEST_MEMORY,
-                  spice_opts=FOLLOW_OPTS, spice_port=0)
+                  spice_opts=FOLLOW_OPTS)
 
 
 def _hop(src, dst, client, timeout=120):
