@@ -193,6 +193,7 @@ class Host:
 
     # -- set-up ------------------------------------------------------------
     def write_config(self):
+        shutil.rmtree(self.logdir, ignore_errors=True)     # an earlier run's
         for sub, _ in BIND:
             os.makedirs(os.path.join(self.root, sub), exist_ok=True)
         os.makedirs(self.logdir, exist_ok=True)
@@ -203,7 +204,9 @@ class Host:
             'auth_unix_rw = "none"',
             'auth_unix_ro = "none"',
             'host_uuid = "%s"' % uuid.uuid4(),
-            'log_outputs = "3:file:%s/libvirtd.log"' % LOG_MOUNT,
+            # QMP traffic and migration steps, warnings from the rest.
+            'log_filters = "1:qemu.qemu_monitor 1:qemu.qemu_migration"',
+            'log_outputs = "1:file:%s/libvirtd.log"' % LOG_MOUNT,
             'keepalive_interval = -1',
         ]
         if self.tcp:
@@ -230,6 +233,10 @@ class Host:
                              ("virtlogd.conf", virtlogd)):
             with open(os.path.join(etc, fname), "w") as f:
                 f.write("\n".join(lines) + "\n")
+        # Its name resolves (libvirt looks itself up).
+        with open(os.path.join(self.root, "hosts"), "w") as f:
+            f.write("127.0.0.1 localhost\n%s %s\n" % (
+                self.addr if self.tcp else "127.0.1.1", self.name))
         # A read-only regular file over /dev/kvm: access(W_OK) fails.
         nokvm = os.path.join(self.root, "nokvm")
         open(nokvm, "w").close()
@@ -239,6 +246,7 @@ class Host:
                         for sub, mnt in BIND)
         script = """set -e
 hostname %(name)s
+mount --bind %(root)s/hosts /etc/hosts
 mkdir -p %(mounts)s
 %(binds)smount --bind %(logdir)s %(logmnt)s
 if [ -e /dev/kvm ]; then

@@ -30,6 +30,7 @@ hosts' addresses exist only there; the namespaces route to each other), so
 it can follow the VM to the other host."""
 import os
 import re
+import subprocess
 import time
 
 import libvirt_hosts
@@ -116,20 +117,28 @@ def _screenshot(host, logdir, name="screenshot.png"):
 
 
 def _client(addr, port, password=None, audio=False):
+    """A SPICE client with every channel linked, as remote-viewer has
+    (SpiceProbe links main and display only): the cursor and inputs
+    channels and, with audio, playback and record (nothing plays what they
+    receive)."""
+    from gi.repository import GObject, SpiceClientGLib
     client = SpiceProbe(addr, port)
     if password is not None:
         client.session.set_property("password", password)
-    # With audio, the playback and record channels are linked too (nothing
-    # plays what they receive).
     client.session.set_property("enable-audio", audio)
-    if audio:
-        from gi.repository import GObject, SpiceClientGLib
+    kinds = (SpiceClientGLib.CursorChannel, SpiceClientGLib.InputsChannel,
+             SpiceClientGLib.PlaybackChannel, SpiceClientGLib.RecordChannel)
 
-        def channel_new(session, channel):
-            if isinstance(channel, (SpiceClientGLib.PlaybackChannel,
-                                    SpiceClientGLib.RecordChannel)):
-                SpiceClientGLib.Channel.connect(channel)
-        GObject.Object.connect(client.session, "channel-new", channel_new)
+    def channel_new(session, channel):
+        if isinstance(channel, kinds):
+            SpiceClientGLib.Channel.connect(channel)
+    GObject.Object.connect(client.session, "channel-new", channel_new)
+    # How the client moves with a migration: "connecting" then "migrating"
+    # (seamless), or "switching" (it reconnects after the move).
+    client.migration_states = []
+    GObject.Object.connect(client.session, "notify::migration-state",
+                           lambda session, pspec: client.migration_states.append(
+                               session.get_property("migration-state").value_nick))
     return client.connect()
 
 
@@ -353,9 +362,11 @@ test_libvirt_agent.timeout = 330
 
 # -- two hosts: migration ---------------------------------------------------
 
-def _migrate(src, dst, logdir, xml=None):
+def _migrate(src, dst, logdir, client, xml=None, timeout=180):
     """virsh migrate --live from src to dst, run on src (where its
-    libvirtd listens on TCP); xml: the domain XML for dst."""
+    libvirtd listens on TCP); xml: the domain XML for dst.  The client's
+    main loop runs meanwhile: it must answer spice-server's "migration
+    begins" and connect to the destination while the VM moves."""
     args = ["virsh", "-c", src.tcp_uri, "migrate", "--live", "--verbose",
             "--persistent", "--undefinesource"]
     if xml:
@@ -365,34 +376,56 @@ def _migrate(src, dst, logdir, xml=None):
         args += ["--xml", path, "--persistent-xml", path]
     args += [DOMAIN, dst.tcp_uri]
     start = time.monotonic()
-    p = src.netns_run(args, check=False, timeout=180)
+    out = open(os.path.join(logdir, "virsh-migrate.log"), "a+")
+    out.write("$ %s\n" % " ".join(args))
+    out.flush()
+    p = subprocess.Popen(["ip", "netns", "exec", src.netns] + args,
+                         stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT)
+    try:
+        while p.poll() is None:
+            if time.monotonic() - start > timeout:
+                raise AssertionError("virsh migrate %s -> %s still running "
+                                     "after %ds" % (src.name, dst.name, timeout))
+            client.pump(0.05)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        out.seek(0)
+        text = out.read()
+        out.close()
     assert p.returncode == 0, "virsh migrate %s -> %s failed: %s" % (
-        src.name, dst.name, (p.stderr or p.stdout).strip())
+        src.name, dst.name, text.strip().splitlines()[-1:])
     return time.monotonic() - start
 
 
 def _hop(ctx, src, dst, client, serial, logdir, emulator, xml=None):
     """Move the running domain from src to dst while the client is
     attached; check it followed and sees the guest go on drawing there."""
-    took = _migrate(src, dst, logdir, xml)
+    client.migration_states.clear()
+    took = _migrate(src, dst, logdir, client, xml)
     assert DOMAIN not in src.virsh("list", "--name"), \
         "the domain still runs on %s" % src.name
     running = dst.virsh("domstate", DOMAIN).strip()
     assert running == "running", "on %s the domain is %s" % (dst.name, running)
     assert emulator in " ".join(_qemu_args(dst)), \
         "%s does not run %s" % (dst.name, emulator)
+    label = "ours" if emulator == ctx.qemu_binary else "stock"
     with open(os.path.join(logdir, "hops.txt"), "a") as f:
-        f.write("%s -> %s (%s): %.1fs\n" % (src.name, dst.name,
-                                           os.path.basename(emulator), took))
-    # The client followed: it is connected to the destination's QEMU.
-    client.wait_for(lambda: len(_channels(dst)) >= 2, 30,
-                    "the client on %s's QEMU (query-spice)" % dst.name)
-    addr, port, _ = _spice_uri(dst)
-    assert (client.session.get_property("host"),
-            int(client.session.get_property("port"))) == (addr, port), \
-        "the client is at %s:%s, the domain at %s:%d" % (
-            client.session.get_property("host"),
-            client.session.get_property("port"), addr, port)
+        f.write("%s -> %s (%s): %.1fs, client %s\n" % (
+            src.name, dst.name, label, took, client.migration_states))
+    if xml:
+        persistent = dst.virsh("dumpxml", "--inactive", DOMAIN)
+        assert "<emulator>%s</emulator>" % emulator in persistent, \
+            "%s's definition of the domain has another emulator" % dst.name
+    # The client followed, seamlessly: it connected to the destination
+    # while the VM moved (it did not reconnect afterwards) and is there.
+    assert "migrating" in client.migration_states and \
+        "switching" not in client.migration_states, \
+        "the client did not follow seamlessly: %s" % client.migration_states
+    client.wait_for(lambda: len(_channels(dst)) >= 4, 30,
+                    "the client's channels on %s's QEMU (query-spice)" % dst.name)
     # The guest draws on the destination; the client sees it.
     serial.connect(_serial_path(dst))
     inv = client.invalidates
@@ -412,6 +445,8 @@ def _migration_test(ctx, name, first_emulator, hops):
     client, then make the hops: (from, to, emulator on arrival)."""
     guest = _require(ctx)
     logdir = ctx.logdir(name)
+    if os.path.exists(os.path.join(logdir, "hops.txt")):
+        os.unlink(os.path.join(logdir, "hops.txt"))
     with Hosts(logdir, two=True) as hosts:
         a = hosts[0]
         xml = domain_xml(DOMAIN, first_emulator, guest, memory_mib=256,
