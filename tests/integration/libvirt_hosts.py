@@ -30,8 +30,10 @@ namespaces or cgroups (qemu.conf), and /dev/kvm is hidden: this machine has
 no usable KVM (domains are type='qemu'), and a /dev/kvm root can open makes
 libvirt 9.0 probe the emulator again on every look-up.
 
-Teardown kills every process of the hosts' network namespaces (the daemons
-and the QEMUs they started: nothing else runs there), which also ends their
+Teardown destroys the running domains through libvirt (which then removes
+what it made, e.g. the overlay file of a <transient/> disk), then kills every
+process of the hosts' network namespaces (the daemons and the QEMUs they
+started: nothing else runs there), which also ends their
 mount namespaces, then deletes the network namespaces and the hosts'
 folders (logs stay).  Namespaces left by a run that was killed are found by
 name (lvt<pid>...) and removed by the next set-up.
@@ -300,6 +302,14 @@ libvirtd -d %(listen)s -p %(root)s/libvirtd.pid -f /etc/libvirt/libvirtd.conf
                 " ".join(args), self.name, (p.stderr or p.stdout).strip()))
         return p.stdout if check else p
 
+    def destroy_domains(self):
+        try:
+            p = self.virsh("list", "--name", check=False, timeout=20)
+            for name in p.stdout.split() if p.returncode == 0 else []:
+                self.virsh("destroy", name, check=False, timeout=30)
+        except Exception:
+            pass
+
     def netns_run(self, args, check=True, timeout=120):
         """Run a command inside the host's network namespace."""
         return _run(["ip", "netns", "exec", self.netns] + list(args),
@@ -366,6 +376,12 @@ class Hosts:
                        "hosts": [vars(h) for h in self.hosts]}, f, indent=1)
 
     def down(self):
+        # First through libvirt, which then removes what it made outside
+        # the host (e.g. the overlay of a <transient/> disk, beside the
+        # image), then whatever is left.
+        for h in self.hosts:
+            if h.netns in self.netns:
+                h.destroy_domains()
         for ns in self.netns:
             _kill_netns(ns)
         self.netns = []
@@ -405,6 +421,9 @@ def main(argv):
     except FileNotFoundError:
         print("no hosts in %s" % d, file=sys.stderr)
         return 1
+    for h in state["hosts"]:
+        Host(**{k: h[k] for k in ("name", "netns", "root", "logdir", "addr",
+                                  "tcp")}).destroy_domains()
     for ns in state["netns"]:
         _kill_netns(ns)
     shutil.rmtree(state["root"], ignore_errors=True)

@@ -350,7 +350,21 @@ def test_libvirt_agent(ctx):
                                     "the agent connected")
                     client.wait_for(lambda: client.mouse_mode == SPICE_MOUSE_MODE_CLIENT,
                                     30, "client mouse mode")
-                    _wait_same_picture(h, client, logdir, timeout=60)
+                    # X paints its root window a known colour.
+                    serial.shell("DISPLAY=:0 xsetroot -solid '#203040' && "
+                                 "echo ROOT""-PAINTED")
+                    serial.wait("ROOT-PAINTED", 30, pump=client.pump)
+                    deadline = time.monotonic() + 60
+                    while True:
+                        shot = _wait_same_picture(h, client, logdir, timeout=60)
+                        w, hgt, rgb = shot
+                        mid = (hgt // 2 * w + w // 2) * 3
+                        if tuple(rgb[mid:mid + 3]) == (0x20, 0x30, 0x40):
+                            break
+                        assert time.monotonic() < deadline, \
+                            "X's root window is %s, not (32, 48, 64), on the " \
+                            "screen" % (tuple(rgb[mid:mid + 3]),)
+                        client.pump(0.5)
                 finally:
                     client.disconnect()
         finally:
