@@ -24,6 +24,10 @@ spicevmc agent channel and SPICE audio.
 - test_libvirt_migrate_stock_to_ours: the same from a host whose domain
   runs stock QEMU 10.0 to ours (virsh migrate --xml with our <emulator>),
   and back to stock: how a running VM switches without downtime.
+- test_libvirt_switch_one_host: on one host libvirt refuses to migrate a
+  domain to itself; virsh save + virsh restore --xml switches a running
+  domain from stock QEMU to ours and back (paused meanwhile), its state
+  kept, its qxl driver drawing on.
 
 The SPICE client runs inside the source host's network namespace (the
 hosts' addresses exist only there; the namespaces route to each other), so
@@ -511,3 +515,84 @@ def test_libvirt_migrate_stock_to_ours(ctx):
 
 test_libvirt_migrate.timeout = 200
 test_libvirt_migrate_stock_to_ours.timeout = 200
+
+
+# -- one host: switching emulators ------------------------------------------
+
+def _restored_guest_draws(h, serial, logdir, tag):
+    """After a restore: the guest's shell answers, its qxl driver draws the
+    banner again and a new client sees it, as virsh screenshot does.
+
+    (What the guest drew before the save is not on the screen after the
+    restore, with stock QEMU as with ours: libvirt pauses the VM before
+    saving it, and a paused QXL device's memory lacks what spice-server had
+    not rendered yet; virsh screenshot of a paused domain shows the same.)"""
+    addr, port, _ = _spice_uri(h)
+    client = _client(addr, port)
+    try:
+        serial.shell("dd if=/etc/banner.raw of=/dev/fb0 bs=65536 seek=28 "
+                     "2>/dev/null; echo DREW""-%s" % tag)
+        serial.wait("DREW-%s" % tag, 30, pump=client.pump)
+        client.wait_for(lambda: not banner_faults(client_picture(client)), 30,
+                        "the banner drawn %s" % tag)
+        _wait_same_picture(h, client, logdir, what="%s: " % tag)
+    finally:
+        if 0 in client.primaries:
+            client.save_png(0, os.path.join(logdir, "client-%s.png" % tag))
+        client.disconnect()
+
+
+def test_libvirt_switch_one_host(ctx):
+    """One host: stock QEMU -> ours -> stock with virsh save / restore
+    --xml (virsh migrate to the same host is refused)."""
+    guest = _require(ctx)
+    stock = _stock(ctx)
+    ours = ctx.qemu_binary
+    logdir = ctx.logdir("test_libvirt_switch_one_host")
+    if os.path.exists(os.path.join(logdir, "switches.txt")):
+        os.unlink(os.path.join(logdir, "switches.txt"))
+    with Hosts(logdir) as hosts:
+        h = hosts[0]
+        _define_start(h, domain_xml(DOMAIN, stock, guest, memory_mib=256,
+                                    video=VIDEO, spice=PLAIN_OPTS), logdir)
+        serial = Serial(os.path.join(logdir, "serial.log"))
+        try:
+            serial.connect(_serial_path(h))
+            with in_netns(h.netns):
+                addr, port, _ = _spice_uri(h)
+                client = _client(addr, port)
+                try:
+                    _wait_banner(serial, client, logdir)
+                finally:
+                    client.disconnect()
+                p = h.virsh("migrate", "--live", DOMAIN, h.uri, check=False)
+                assert p.returncode != 0 and \
+                    "Attempt to migrate guest to the same host" in p.stderr, \
+                    "virsh migrate to the same host: %s" % (p.stderr or p.stdout)
+                image = "/var/lib/libvirt/switch.save"     # inside the host
+                for emulator, tag in ((ours, "ours"), (stock, "stock")):
+                    start = time.monotonic()
+                    h.virsh("save", DOMAIN, image, "--running")
+                    xml = set_emulator(h.virsh("save-image-dumpxml", image,
+                                               "--security-info"), emulator)
+                    path = os.path.join(logdir, "restore-%s.xml" % tag)
+                    with open(path, "w") as f:
+                        f.write(xml)
+                    h.virsh("restore", image, "--xml", path, "--running")
+                    took = time.monotonic() - start
+                    # The definition too, for the next start.
+                    h.virsh("define", path)
+                    os.unlink(h.path(image))
+                    with open(os.path.join(logdir, "switches.txt"), "a") as f:
+                        f.write("to %s: save + restore %.1fs\n" % (tag, took))
+                    assert emulator in " ".join(_qemu_args(h)), \
+                        "the restored domain does not run %s" % emulator
+                    assert "<emulator>%s</emulator>" % emulator in \
+                        h.virsh("dumpxml", "--inactive", DOMAIN)
+                    serial.connect(_serial_path(h))
+                    _restored_guest_draws(h, serial, logdir, "on-" + tag)
+        finally:
+            serial.close()
+
+
+test_libvirt_switch_one_host.timeout = 200
