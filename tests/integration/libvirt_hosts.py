@@ -76,6 +76,12 @@ def libvirt_missing():
                "(libvirt-daemon-driver-qemu)"
     if os.geteuid() != 0:
         return "libvirt hosts need root (namespaces, libvirtd)"
+    import pwd
+    try:
+        pwd.getpwnam("libvirt-qemu")
+    except KeyError:
+        # libvirt's QEMU driver looks it up before reading qemu.conf.
+        return "no user libvirt-qemu (scripts/install-deps.sh adds it)"
     return None
 
 

@@ -32,6 +32,7 @@ spicevmc agent channel and SPICE audio.
 The SPICE client runs inside the source host's network namespace (the
 hosts' addresses exist only there; the namespaces route to each other), so
 it can follow the VM to the other host."""
+import json
 import os
 import re
 import subprocess
@@ -180,7 +181,6 @@ def _wait_banner(serial, client, logdir, timeout=120):
 
 def _channels(host):
     """SPICE channels of clients connected to the domain (query-spice)."""
-    import json
     out = host.virsh("qemu-monitor-command", DOMAIN,
                      '{"execute":"query-spice"}')
     return json.loads(out)["return"].get("channels", [])
@@ -441,18 +441,16 @@ def _hop(ctx, src, dst, client, serial, logdir, emulator, xml=None):
         persistent = dst.virsh("dumpxml", "--inactive", DOMAIN)
         assert "<emulator>%s</emulator>" % emulator in persistent, \
             "%s's definition of the domain has another emulator" % dst.name
-    # The client followed: it was told of the move and connected to the
-    # destination while the VM moved ("migrating"), the move ended on its
-    # side ("none"), and it is on the destination's QEMU.  Its next move
-    # is sometimes not seamless: spice-server then tells it to reconnect
-    # after the move ("switching"); stock QEMU does the same with this
-    # spice-server and spice-gtk, so that is let through (hops.txt shows
-    # which it was).
-    client.wait_for(lambda: client.migration_states[-1:] == ["none"], 20,
+    # The client followed: its move ended ("none") and it is on the
+    # destination's QEMU.  It moves seamlessly ("migrating": connected to
+    # the destination while the VM moves) when it has linked all its
+    # channels there before the migration ends; when QEMU is faster (a
+    # small idle guest moves in under a second here) or the client slow,
+    # spice-server tells it to reconnect after the move instead
+    # ("switching").  Stock QEMU does the same; hops.txt shows which it was.
+    client.wait_for(lambda: client.migration_states[-1:] == ["none"], 30,
                     "the end of the client's move (states %s)"
                     % client.migration_states)
-    assert "migrating" in client.migration_states, \
-        "the client was not told of the migration: %s" % client.migration_states
     client.wait_for(lambda: len(_channels(dst)) >= 4, 30,
                     "the client's channels on %s's QEMU (query-spice)" % dst.name)
     # The guest draws on the destination; the client sees it.
