@@ -147,6 +147,13 @@ def _client(addr, port, password=None, audio=False):
     return client.connect()
 
 
+def _close_client(client, logdir, name="client.png"):
+    """Keep the client's last picture in the log folder, disconnect."""
+    if 0 in client.primaries:
+        client.save_png(0, os.path.join(logdir, name))
+    client.disconnect()
+
+
 def _wait_same_picture(host, client, logdir, timeout=30, what=""):
     """virsh screenshot and the client's picture agree (the client may lag
     behind: compare again until they do)."""
@@ -317,9 +324,7 @@ def test_libvirt_spice_password(ctx):
                                                        _channels(h)}, 20,
                                     "the audio channels in query-spice")
                 finally:
-                    if 0 in client.primaries:
-                        client.save_png(0, os.path.join(logdir, "client.png"))
-                    client.disconnect()
+                    _close_client(client, logdir)
         finally:
             serial.close()
 
@@ -500,9 +505,7 @@ def _migration_test(ctx, name, first_emulator, hops):
                         _hop(ctx, src, dst, client, serial, logdir, emulator, new)
                         current = emulator
                 finally:
-                    if 0 in client.primaries:
-                        client.save_png(0, os.path.join(logdir, "client.png"))
-                    client.disconnect()
+                    _close_client(client, logdir)
         finally:
             serial.close()
 
@@ -546,9 +549,7 @@ def _restored_guest_draws(h, serial, logdir, tag):
                         "the banner drawn %s" % tag)
         _wait_same_picture(h, client, logdir, what="%s: " % tag)
     finally:
-        if 0 in client.primaries:
-            client.save_png(0, os.path.join(logdir, "client-%s.png" % tag))
-        client.disconnect()
+        _close_client(client, logdir, "client-%s.png" % tag)
 
 
 def test_libvirt_switch_one_host(ctx):
