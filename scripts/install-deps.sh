@@ -19,7 +19,9 @@ export DEBIAN_FRONTEND=noninteractive
 # Build dependencies of QEMU (x86_64-softmmu with SPICE), our build helpers,
 # firmware the binary loads at run time, the demo's guest ingredients and the
 # real test peers (spice-gtk client libraries, remote-viewer), and the
-# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov.
+# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov, and
+# libvirt 9.0 (daemons and virsh, without libvirt-daemon-system: no systemd
+# here; tests/integration/libvirt_hosts.py starts the daemons itself).
 pkgs=(
     build-essential ccache ninja-build pkg-config dpkg-dev git
     python3 python3-venv flex bison
@@ -32,6 +34,7 @@ pkgs=(
     libspice-client-glib-2.0-dev libx11-dev libxrender-dev
     spice-client-gtk virt-viewer
     imagemagick netcat-openbsd
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2
     clang-14 libclang-rt-14-dev llvm-14
     python3-pytest python3-pytest-timeout fakeroot mmdebstrap uidmap
 )
@@ -83,7 +86,18 @@ if [ ! -f "$src_list" ] || [ "$(cat "$src_list")" != "$want_sources" ]; then
     updated=1
 fi
 
+# libvirt's QEMU driver looks up its default user, libvirt-qemu, before it
+# reads qemu.conf: libvirt-daemon-system would create it; we do without.
+ensure_libvirt_user() {
+    if ! getent passwd libvirt-qemu >/dev/null; then
+        say "adding the system user libvirt-qemu (libvirt's QEMU driver needs it)"
+        useradd --system --user-group --no-create-home --home-dir /var/lib/libvirt \
+            --shell /usr/sbin/nologin libvirt-qemu
+    fi
+}
+
 if [ ${#missing[@]} -eq 0 ] && [ $meson_ok = 1 ]; then
+    ensure_libvirt_user
     say "all packages present"
     exit 0
 fi
@@ -100,4 +114,5 @@ if [ $meson_ok = 0 ]; then
     say "installing meson from bookworm-backports (QEMU 10.0 needs meson >= 1.5)"
     apt-get install -y -q --no-install-recommends -t bookworm-backports meson >/dev/null
 fi
+ensure_libvirt_user
 say "done"
