@@ -38,6 +38,8 @@ import re
 import subprocess
 import time
 
+import pytest
+
 import libvirt_hosts
 from libvirt_domain import (SERIAL_DIR, Serial, banner_faults, client_picture,
                             domain_xml, picture_differences, read_png,
@@ -55,28 +57,12 @@ PLAIN_OPTS = {"image": "off", "jpeg": "never", "zlib": "never",
 VIDEO = {"ram": 65536, "vram": 32768, "vgamem": 16384, "heads": 2}
 
 
-def _require(ctx, agent_guest=False):
+@pytest.fixture(autouse=True)
+def libvirt_present():
+    """Every test here needs libvirt 9.0 (make deps installs it)."""
     why = libvirt_hosts.libvirt_missing()
     if why:
-        raise ctx.Skip(why)
-    if agent_guest:
-        d = os.path.join(ctx.build, "agent-guest")
-        if not os.path.exists(os.path.join(d, "rootfs.ext4")):
-            raise AssertionError("no agent guest in %s: run make agent-guest" % d)
-        return d
-    if not os.path.exists(os.path.join(ctx.guest_dir, "vmlinux")):
-        raise AssertionError("no guest in %s: run make guest" % ctx.guest_dir)
-    return ctx.guest_dir
-
-
-def _stock(ctx):
-    stock = getattr(ctx, "stock_binary", None)
-    if not stock:
-        raise ctx.Skip("no stock QEMU given (tests/run.py --stock, "
-                       "scripts/build-stock-qemu.sh)")
-    if not os.access(stock, os.X_OK):
-        raise ctx.Skip("stock QEMU %s is absent" % stock)
-    return stock
+        pytest.skip(why)
 
 
 def _define_start(host, xml, logdir, fname="domain.xml"):
@@ -127,7 +113,7 @@ def _client(addr, port, password=None, audio=False):
     channels and, with audio, playback and record (nothing plays what they
     receive)."""
     from gi.repository import GObject, SpiceClientGLib
-    client = SpiceProbe(addr, port)
+    client = SpiceProbe("spice://%s:%d" % (addr, port))
     if password is not None:
         client.session.set_property("password", password)
     client.session.set_property("enable-audio", audio)
@@ -208,12 +194,12 @@ def _caps_cache(host, emulator):
     raise AssertionError("no capability cache for %s in %s" % (emulator, d))
 
 
-def test_libvirt_domcapabilities(ctx):
+@pytest.mark.timeout(120)
+def test_libvirt_domcapabilities(build, guest_dir, stock_qemu, logdir):
     """Our binary and stock QEMU 10.0 look the same to libvirt."""
-    guest = _require(ctx)
-    stock = _stock(ctx)
-    logdir = ctx.logdir("test_libvirt_domcapabilities")
-    ours = ctx.qemu_binary
+    guest = guest_dir
+    stock = stock_qemu
+    ours = build.qemu
     with Hosts(logdir) as hosts:
         h = hosts[0]
         caps = {}
@@ -259,19 +245,18 @@ def test_libvirt_domcapabilities(ctx):
                 [a for a in seen["stock"][1] if a not in seen["ours"][1]])
 
 
-test_libvirt_domcapabilities.timeout = 120
 
 
 # -- one host ---------------------------------------------------------------
 
-def test_libvirt_spice_password(ctx):
+@pytest.mark.timeout(150)
+def test_libvirt_spice_password(build, guest_dir, logdir):
     """Password-protected SPICE, qxl with sizes and heads, glz/filter
     options, spicevmc, spice audio: screenshot, domdisplay, client."""
-    guest = _require(ctx)
-    logdir = ctx.logdir("test_libvirt_spice_password")
+    guest = guest_dir
     with Hosts(logdir) as hosts:
         h = hosts[0]
-        _define_start(h, domain_xml(DOMAIN, ctx.qemu_binary, guest,
+        _define_start(h, domain_xml(DOMAIN, build.qemu, guest,
                                     video=VIDEO, password=PASSWORD,
                                     spice=LOSSLESS_OPTS), logdir)
         serial = Serial(os.path.join(logdir, "serial.log"))
@@ -329,18 +314,17 @@ def test_libvirt_spice_password(ctx):
             serial.close()
 
 
-test_libvirt_spice_password.timeout = 150
 
 
-def test_libvirt_agent(ctx):
+@pytest.mark.timeout(330)
+def test_libvirt_agent(build, agent_guest_dir, logdir):
     """The agent guest without a password: the client sees the picture
     (the same as virsh screenshot) and the agent."""
-    guest = _require(ctx, agent_guest=True)
-    logdir = ctx.logdir("test_libvirt_agent")
+    guest = agent_guest_dir
     with Hosts(logdir) as hosts:
         h = hosts[0]
         _define_start(h, domain_xml(
-            DOMAIN, ctx.qemu_binary, guest, memory_mib=768, append="agent=virtio",
+            DOMAIN, build.qemu, guest, memory_mib=768, append="agent=virtio",
             video={"ram": 65536, "vram": 65536, "vgamem": 16384, "heads": 1},
             spice=PLAIN_OPTS, disk=os.path.join(guest, "rootfs.ext4")), logdir)
         serial = Serial(os.path.join(logdir, "serial.log"))
@@ -380,7 +364,6 @@ def test_libvirt_agent(ctx):
             serial.close()
 
 
-test_libvirt_agent.timeout = 330
 
 
 # -- two hosts: migration ---------------------------------------------------
@@ -423,7 +406,7 @@ def _migrate(src, dst, logdir, client, xml=None, timeout=180):
     return time.monotonic() - start
 
 
-def _hop(ctx, src, dst, client, serial, logdir, emulator, xml=None):
+def _hop(ours, src, dst, client, serial, logdir, emulator, xml=None):
     """Move the running domain from src to dst while the client is
     attached; check it followed and sees the guest go on drawing there."""
     client.migration_states.clear()
@@ -434,7 +417,7 @@ def _hop(ctx, src, dst, client, serial, logdir, emulator, xml=None):
     assert running == "running", "on %s the domain is %s" % (dst.name, running)
     assert emulator in " ".join(_qemu_args(dst)), \
         "%s does not run %s" % (dst.name, emulator)
-    label = "ours" if emulator == ctx.qemu_binary else "stock"
+    label = "ours" if emulator == ours else "stock"
     job = dst.virsh("domjobinfo", "--completed", DOMAIN, check=False).stdout
     downtime = re.search(r"Total downtime:\s*(\d+)\s*ms", job)
     with open(os.path.join(logdir, "hops.txt"), "a") as f:
@@ -472,11 +455,10 @@ def _hop(ctx, src, dst, client, serial, logdir, emulator, xml=None):
     assert not errors, "the client's channels failed: %s" % errors
 
 
-def _migration_test(ctx, name, first_emulator, hops):
+def _migration_test(build, guest_dir, logdir, first_emulator, hops):
     """Define and start the domain on host a with first_emulator, attach a
     client, then make the hops: (from, to, emulator on arrival)."""
-    guest = _require(ctx)
-    logdir = ctx.logdir(name)
+    guest = guest_dir
     if os.path.exists(os.path.join(logdir, "hops.txt")):
         os.unlink(os.path.join(logdir, "hops.txt"))
     with Hosts(logdir, two=True) as hosts:
@@ -502,7 +484,7 @@ def _migration_test(ctx, name, first_emulator, hops):
                             new = set_emulator(src.virsh(
                                 "dumpxml", "--migratable", "--security-info",
                                 DOMAIN), emulator)
-                        _hop(ctx, src, dst, client, serial, logdir, emulator, new)
+                        _hop(build.qemu, src, dst, client, serial, logdir, emulator, new)
                         current = emulator
                 finally:
                     _close_client(client, logdir)
@@ -510,23 +492,23 @@ def _migration_test(ctx, name, first_emulator, hops):
             serial.close()
 
 
-def test_libvirt_migrate(ctx):
+@pytest.mark.timeout(200)
+def test_libvirt_migrate(build, guest_dir, logdir):
     """Our QEMU on both hosts: a -> b -> a, the client following."""
-    ours = ctx.qemu_binary
-    _migration_test(ctx, "test_libvirt_migrate", ours,
+    ours = build.qemu
+    _migration_test(build, guest_dir, logdir, ours,
                     [(0, 1, ours), (1, 0, ours)])
 
 
-def test_libvirt_migrate_stock_to_ours(ctx):
+@pytest.mark.timeout(200)
+def test_libvirt_migrate_stock_to_ours(build, guest_dir, stock_qemu, logdir):
     """Stock QEMU on host a to ours on host b (virsh migrate --xml), and
     back to stock, the client following."""
-    stock = _stock(ctx)
-    _migration_test(ctx, "test_libvirt_migrate_stock_to_ours", stock,
-                    [(0, 1, ctx.qemu_binary), (1, 0, stock)])
+    stock = stock_qemu
+    _migration_test(build, guest_dir, logdir, stock,
+                    [(0, 1, build.qemu), (1, 0, stock)])
 
 
-test_libvirt_migrate.timeout = 200
-test_libvirt_migrate_stock_to_ours.timeout = 200
 
 
 # -- one host: switching emulators ------------------------------------------
@@ -552,13 +534,13 @@ def _restored_guest_draws(h, serial, logdir, tag):
         _close_client(client, logdir, "client-%s.png" % tag)
 
 
-def test_libvirt_switch_one_host(ctx):
+@pytest.mark.timeout(200)
+def test_libvirt_switch_one_host(build, guest_dir, stock_qemu, logdir):
     """One host: stock QEMU -> ours -> stock with virsh save / restore
     --xml (virsh migrate to the same host is refused)."""
-    guest = _require(ctx)
-    stock = _stock(ctx)
-    ours = ctx.qemu_binary
-    logdir = ctx.logdir("test_libvirt_switch_one_host")
+    guest = guest_dir
+    stock = stock_qemu
+    ours = build.qemu
     if os.path.exists(os.path.join(logdir, "switches.txt")):
         os.unlink(os.path.join(logdir, "switches.txt"))
     with Hosts(logdir) as hosts:
@@ -605,4 +587,3 @@ def test_libvirt_switch_one_host(ctx):
             serial.close()
 
 
-test_libvirt_switch_one_host.timeout = 200
