@@ -936,15 +936,21 @@ static const QXLPeers ours_to_ours = { QXL_OURS_ENV, QXL_OURS_ENV };
 static const QXLPeers ours_to_stock = { QXL_OURS_ENV, QXL_STOCK_ENV };
 static const QXLPeers stock_to_ours = { QXL_STOCK_ENV, QXL_OURS_ENV };
 
-static bool peers_available(const QXLPeers *p)
+static void skip_without_stock(const void *data)
 {
-    if ((g_str_equal(p->src_env, QXL_STOCK_ENV) ||
-         g_str_equal(p->dst_env, QXL_STOCK_ENV)) && !getenv(QXL_STOCK_ENV)) {
-        g_test_skip("no stock QEMU: set " QXL_STOCK_ENV
-                    " (scripts/build-stock-qemu.sh prints it)");
-        return false;
+    g_test_skip("no stock QEMU: set " QXL_STOCK_ENV
+                " (scripts/build-stock-qemu.sh prints it)");
+}
+
+/* A migration test between @peers; skipped when stock QEMU is missing. */
+static void add_migration_test(const char *path, const QXLPeers *peers,
+                               void (*fn)(const void *data))
+{
+    if (peers != &ours_to_ours && !getenv(QXL_STOCK_ENV)) {
+        qtest_add_data_func(path, peers, skip_without_stock);
+    } else {
+        qxl_test_add_data(path, peers, fn);
     }
-    return true;
 }
 
 /*
@@ -1070,9 +1076,6 @@ static void test_migration_compat(const void *data)
     gsize len_a, len_b;
     bool loaded;
 
-    if (!peers_available(peers)) {
-        return;
-    }
     src = qxl_start_on(peers->src_env, "qxl-vga", NULL);
     file = qxl_tmp_path(src, "state");
     modes = QXL_ROM_L(src, modes_offset);
@@ -1125,9 +1128,6 @@ static void test_migration_async_in_flight(const void *data)
     g_autofree char *file = NULL;
     bool loaded;
 
-    if (!peers_available(peers)) {
-        return;
-    }
     src = qxl_start_on(peers->src_env, "qxl-vga", NULL);
     file = qxl_tmp_path(src, "state");
     qxl_setup(src);
@@ -1175,9 +1175,6 @@ static void test_migration_secondary(const void *data)
     uint32_t surf;
     bool loaded;
 
-    if (!peers_available(peers)) {
-        return;
-    }
     src = qxl_start_on(peers->src_env, "qxl", NULL);
     file = qxl_tmp_path(src, "state");
     qxl_setup(src);
@@ -1310,24 +1307,24 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/monitors-config/rom", test_monitors_config_rom);
     qxl_test_add("/qxl/migration", test_migration);
     qxl_test_add("/qxl/migration/release-batch", test_migration_release_batch);
-    qxl_test_add_data("/qxl/migration/compat", &ours_to_ours,
-                      test_migration_compat);
-    qxl_test_add_data("/qxl/migration/compat/ours-to-stock", &ours_to_stock,
-                      test_migration_compat);
-    qxl_test_add_data("/qxl/migration/compat/stock-to-ours", &stock_to_ours,
-                      test_migration_compat);
-    qxl_test_add_data("/qxl/migration/async-in-flight", &ours_to_ours,
-                      test_migration_async_in_flight);
-    qxl_test_add_data("/qxl/migration/async-in-flight/ours-to-stock",
-                      &ours_to_stock, test_migration_async_in_flight);
-    qxl_test_add_data("/qxl/migration/async-in-flight/stock-to-ours",
-                      &stock_to_ours, test_migration_async_in_flight);
-    qxl_test_add_data("/qxl/migration/secondary", &ours_to_ours,
-                      test_migration_secondary);
-    qxl_test_add_data("/qxl/migration/secondary/ours-to-stock",
-                      &ours_to_stock, test_migration_secondary);
-    qxl_test_add_data("/qxl/migration/secondary/stock-to-ours",
-                      &stock_to_ours, test_migration_secondary);
+    add_migration_test("/qxl/migration/compat", &ours_to_ours,
+                       test_migration_compat);
+    add_migration_test("/qxl/migration/compat/ours-to-stock", &ours_to_stock,
+                       test_migration_compat);
+    add_migration_test("/qxl/migration/compat/stock-to-ours", &stock_to_ours,
+                       test_migration_compat);
+    add_migration_test("/qxl/migration/async-in-flight", &ours_to_ours,
+                       test_migration_async_in_flight);
+    add_migration_test("/qxl/migration/async-in-flight/ours-to-stock",
+                       &ours_to_stock, test_migration_async_in_flight);
+    add_migration_test("/qxl/migration/async-in-flight/stock-to-ours",
+                       &stock_to_ours, test_migration_async_in_flight);
+    add_migration_test("/qxl/migration/secondary", &ours_to_ours,
+                       test_migration_secondary);
+    add_migration_test("/qxl/migration/secondary/ours-to-stock",
+                       &ours_to_stock, test_migration_secondary);
+    add_migration_test("/qxl/migration/secondary/stock-to-ours",
+                       &stock_to_ours, test_migration_secondary);
     qxl_test_add("/qxl/hot-unplug", test_hot_unplug);
     qxl_test_add("/qxl/secondary-device", test_secondary_device);
 
