@@ -29,9 +29,14 @@ def qtest_names():
                   if f.endswith("-test.c"))
 
 
-def qtest_env(build):
-    return dict(os.environ, QTEST_QEMU_BINARY=build.qemu,
-                G_TEST_DBUS_DAEMON="/bin/true")
+def qtest_env(build, stock=""):
+    """The environment of a qtest: our QEMU, and stock QEMU 10.0 (--stock)
+    for the cases that migrate to and from it."""
+    env = dict(os.environ, QTEST_QEMU_BINARY=build.qemu,
+               G_TEST_DBUS_DAEMON="/bin/true")
+    if stock:
+        env["QTEST_QEMU_BINARY_STOCK"] = os.path.abspath(stock)
+    return env
 
 
 class Case:
@@ -97,10 +102,12 @@ def run_case(case, env, logdir):
 
 
 @pytest.mark.timeout(CASE_TIMEOUT)
-def test_qtest(qtest_case, build, logdir):
+def test_qtest(qtest_case, build, logdir, pytestconfig):
     if isinstance(qtest_case, str):
         pytest.fail(qtest_case, pytrace=False)
-    tap, status, err = run_case(qtest_case, qtest_env(build), logdir)
+    tap, status, err = run_case(qtest_case,
+                                qtest_env(build, pytestconfig.getoption("stock")),
+                                logdir)
     log = os.path.join(logdir, "output.log")
     tail = "\n".join(err.splitlines()[-20:])
     if tap is None:

@@ -887,14 +887,15 @@ static void save_to_file(QTestState *qts, const char *file)
  * up whatever the outcome.  Returns it and sets *@loaded to whether the
  * load completed (else it failed).
  */
-static QXLDev *load_from_file(const char *device, const char *extra,
-                              const char *file, bool *loaded)
+static QXLDev *load_from_file_on(const char *binary_env, const char *device,
+                                 const char *extra, const char *file,
+                                 bool *loaded)
 {
     g_autofree char *args = g_strdup_printf("-incoming defer %s",
                                             extra ? extra : "");
     g_autofree char *uri = g_strdup_printf("file:%s", file);
     gint64 end = g_get_monotonic_time() + 30 * G_USEC_PER_SEC;
-    QXLDev *q = qxl_start(device, args);
+    QXLDev *q = qxl_start_on(binary_env, device, args);
 
     qtest_qmp_assert_success(q->qts, "{'execute': 'migrate-incoming', "
                              "'arguments': {'uri': %s, "
@@ -913,6 +914,42 @@ static QXLDev *load_from_file(const char *device, const char *extra,
         }
         g_assert_cmpint(g_get_monotonic_time(), <, end);
         g_usleep(10 * 1000);
+    }
+}
+
+static QXLDev *load_from_file(const char *device, const char *extra,
+                              const char *file, bool *loaded)
+{
+    return load_from_file_on(QXL_OURS_ENV, device, extra, file, loaded);
+}
+
+/*
+ * The two ends of a migration: our QEMU or stock QEMU 10.0 (given in
+ * QXL_STOCK_ENV by the test runner; the test is skipped without it).
+ */
+typedef struct QXLPeers {
+    const char *src_env;
+    const char *dst_env;
+} QXLPeers;
+
+static const QXLPeers ours_to_ours = { QXL_OURS_ENV, QXL_OURS_ENV };
+static const QXLPeers ours_to_stock = { QXL_OURS_ENV, QXL_STOCK_ENV };
+static const QXLPeers stock_to_ours = { QXL_STOCK_ENV, QXL_OURS_ENV };
+
+static void skip_without_stock(const void *data)
+{
+    g_test_skip("no stock QEMU: set " QXL_STOCK_ENV
+                " (scripts/build-stock-qemu.sh prints it)");
+}
+
+/* A migration test between @peers; skipped when stock QEMU is missing. */
+static void add_migration_test(const char *path, const QXLPeers *peers,
+                               void (*fn)(const void *data))
+{
+    if (peers != &ours_to_ours && !getenv(QXL_STOCK_ENV)) {
+        qtest_add_data_func(path, peers, skip_without_stock);
+    } else {
+        qxl_test_add_data(path, peers, fn);
     }
 }
 
@@ -1023,21 +1060,26 @@ static char *screendump(QXLDev *q, const char *name, gsize *len)
  * migration: the destination shows the same picture, without a guest
  * bug.
  */
-static void test_migration_compat(void)
+static void test_migration_compat(const void *data)
 {
+    const QXLPeers *peers = data;
     const uint32_t mode = 1, w = 640, h = 480;   /* 640x480, 32 bpp */
     static const uint32_t band[] = { 0xff0000, 0x00ff00, 0x0000ff, 0xffffff };
-    QXLDev *src = qxl_start("qxl-vga", NULL);
+    QXLDev *src;
     QXLDev *dst;
-    g_autofree char *file = qxl_tmp_path(src, "state");
-    g_autofree uint32_t *fb = g_new(uint32_t, w * h);
+    g_autofree char *file = NULL;
+    g_autofree uint32_t *fb = NULL;
     g_autofree char *pic_a = NULL, *pic_b = NULL;
     g_autofree char *ppm = g_strdup_printf("P6\n%u %u\n255\n", w, h);
-    uint32_t modes = QXL_ROM_L(src, modes_offset);
+    uint32_t modes;
     QXLMode m;
     gsize len_a, len_b;
     bool loaded;
 
+    src = qxl_start_on(peers->src_env, "qxl-vga", NULL);
+    file = qxl_tmp_path(src, "state");
+    modes = QXL_ROM_L(src, modes_offset);
+    fb = g_new(uint32_t, w * h);
     qxl_rom_read(src, modes + 4 + mode * sizeof(m), &m, sizeof(m));
     g_assert_cmpuint(m.x_res, ==, w);
     g_assert_cmpuint(m.y_res, ==, h);
@@ -1060,7 +1102,7 @@ static void test_migration_compat(void)
     g_assert_cmphex((uint8_t)pic_a[strlen(ppm) + 1], ==, 0);
     save_to_file(src->qts, file);
 
-    dst = load_from_file("qxl-vga", NULL, file, &loaded);
+    dst = load_from_file_on(peers->dst_env, "qxl-vga", NULL, file, &loaded);
     g_assert_true(loaded);
     wait_running(dst->qts);
     g_assert_cmpuint(QXL_ROM_L(dst, mode), ==, mode);
@@ -1070,6 +1112,100 @@ static void test_migration_compat(void)
     QXL_ASSERT_NO_ERROR_IRQ(dst);
     qxl_stop(dst);
     qxl_stop(src);
+}
+
+/*
+ * An async request in flight when the VM stops for migration: the guest
+ * waits for its IO_CMD, which must reach it on the destination (raised
+ * before the source stopped, or after the load), and the destination takes
+ * new async requests.
+ */
+static void test_migration_async_in_flight(const void *data)
+{
+    const QXLPeers *peers = data;
+    QXLRect half = { .top = 0, .left = 0, .bottom = 32, .right = 64 };
+    QXLDev *src, *dst;
+    g_autofree char *file = NULL;
+    bool loaded;
+
+    src = qxl_start_on(peers->src_env, "qxl-vga", NULL);
+    file = qxl_tmp_path(src, "state");
+    qxl_setup(src);
+    qxl_set_int_mask(src, QXL_INTERRUPT_IO_CMD | QXL_INTERRUPT_ERROR);
+    qxl_create_primary(src, 64, 64);
+    qxl_push_draw(src, qxl_new_fill(src, 0, &rect64, 0x123456));
+    g_assert_true(qxl_wait_ring_empty(src, QXL_RING_CMD));
+
+    /* The request, and the migration at once, without waiting for it. */
+    qxl_ack_irq(src, QXL_INTERRUPT_IO_CMD);
+    qxl_set_update_area(src, 0, &rect64);
+    qxl_io(src, QXL_IO_UPDATE_AREA_ASYNC, 0);
+    save_to_file(src->qts, file);
+
+    dst = load_from_file_on(peers->dst_env, "qxl-vga", NULL, file, &loaded);
+    g_assert_true(loaded);
+    wait_running(dst->qts);
+    dst->alloc_next = src->alloc_next;
+    qxl_stop(src);
+    g_assert_true(qxl_wait_irq(dst, QXL_INTERRUPT_IO_CMD));
+    QXL_ASSERT_NO_ERROR_IRQ(dst);
+    g_assert_cmphex(qxl_primary_pixel(dst, 10, 10, 256), ==, 0x123456);
+
+    /* The next async request works: none is left in flight. */
+    qxl_push_draw(dst, qxl_new_fill(dst, 0, &half, 0x00ff00));
+    g_assert_true(qxl_wait_ring_empty(dst, QXL_RING_CMD));
+    qxl_set_update_area(dst, 0, &rect64);
+    g_assert_true(qxl_io_async(dst, QXL_IO_UPDATE_AREA_ASYNC, 0));
+    QXL_ASSERT_NO_ERROR_IRQ(dst);
+    g_assert_cmphex(qxl_primary_pixel(dst, 10, 10, 256), ==, 0x00ff00);
+    g_assert_cmphex(qxl_primary_pixel(dst, 10, 40, 256), ==, 0x123456);
+    qxl_stop(dst);
+}
+
+/*
+ * A lone secondary "qxl" device (no VGA) in native mode, with a drawn
+ * primary and a live surface: the destination shows them and draws on.
+ */
+static void test_migration_secondary(const void *data)
+{
+    const QXLPeers *peers = data;
+    QXLRect r = { .top = 0, .left = 0, .bottom = 8, .right = 8 };
+    QXLDev *src, *dst;
+    g_autofree char *file = NULL;
+    uint32_t surf;
+    bool loaded;
+
+    src = qxl_start_on(peers->src_env, "qxl", NULL);
+    file = qxl_tmp_path(src, "state");
+    qxl_setup(src);
+    qxl_set_int_mask(src, QXL_INTERRUPT_DISPLAY | QXL_INTERRUPT_ERROR);
+    qxl_create_primary(src, 64, 64);
+    qxl_push_draw(src, qxl_new_fill(src, 0, &rect64, 0xabcdef));
+    surf = qxl_new_surface_create(src, 1, 16, 16);
+    qxl_push(src, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(src, surf));
+    qxl_push_draw(src, qxl_new_fill(src, 1, &r, 0x111111));
+    g_assert_true(qxl_wait_ring_empty(src, QXL_RING_CMD));
+    qxl_update_area(src, 0, &rect64);
+    save_to_file(src->qts, file);
+
+    dst = load_from_file_on(peers->dst_env, "qxl", NULL, file, &loaded);
+    g_assert_true(loaded);
+    wait_running(dst->qts);
+    dst->alloc_next = src->alloc_next;
+    qxl_stop(src);
+    QXL_ASSERT_NO_ERROR_IRQ(dst);
+    g_assert_cmphex(qxl_primary_pixel(dst, 1, 1, 256), ==, 0xabcdef);
+
+    /* Primary and surface 1 are there and take draws. */
+    qxl_push_draw(dst, qxl_new_fill(dst, 0, &rect64, 0x00ff00));
+    qxl_push_draw(dst, qxl_new_fill(dst, 1, &r, 0x222222));
+    g_assert_true(qxl_wait_ring_empty(dst, QXL_RING_CMD));
+    qxl_update_area(dst, 0, &rect64);
+    qxl_update_area(dst, 1, &r);
+    g_assert_cmphex(qxl_primary_pixel(dst, 40, 40, 256), ==, 0x00ff00);
+    g_assert_cmphex(surface_pixel(dst, surf, 1, 1), ==, 0x222222);
+    QXL_ASSERT_NO_ERROR_IRQ(dst);
+    qxl_stop(dst);
 }
 
 /* QEMU's threads named "SPICE Worker": one per QXLInstance of spice's. */
@@ -1171,7 +1307,24 @@ int main(int argc, char **argv)
     qxl_test_add("/qxl/monitors-config/rom", test_monitors_config_rom);
     qxl_test_add("/qxl/migration", test_migration);
     qxl_test_add("/qxl/migration/release-batch", test_migration_release_batch);
-    qxl_test_add("/qxl/migration/compat", test_migration_compat);
+    add_migration_test("/qxl/migration/compat", &ours_to_ours,
+                       test_migration_compat);
+    add_migration_test("/qxl/migration/compat/ours-to-stock", &ours_to_stock,
+                       test_migration_compat);
+    add_migration_test("/qxl/migration/compat/stock-to-ours", &stock_to_ours,
+                       test_migration_compat);
+    add_migration_test("/qxl/migration/async-in-flight", &ours_to_ours,
+                       test_migration_async_in_flight);
+    add_migration_test("/qxl/migration/async-in-flight/ours-to-stock",
+                       &ours_to_stock, test_migration_async_in_flight);
+    add_migration_test("/qxl/migration/async-in-flight/stock-to-ours",
+                       &stock_to_ours, test_migration_async_in_flight);
+    add_migration_test("/qxl/migration/secondary", &ours_to_ours,
+                       test_migration_secondary);
+    add_migration_test("/qxl/migration/secondary/ours-to-stock",
+                       &ours_to_stock, test_migration_secondary);
+    add_migration_test("/qxl/migration/secondary/stock-to-ours",
+                       &stock_to_ours, test_migration_secondary);
     qxl_test_add("/qxl/hot-unplug", test_hot_unplug);
     qxl_test_add("/qxl/secondary-device", test_secondary_device);
 

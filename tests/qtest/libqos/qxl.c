@@ -158,8 +158,15 @@ void qxl_pci_restore(QXLDev *q)
 
 QXLDev *qxl_start(const char *device, const char *extra)
 {
+    return qxl_start_on("QTEST_QEMU_BINARY", device, extra);
+}
+
+QXLDev *qxl_start_on(const char *binary_env, const char *device,
+                     const char *extra)
+{
     QXLDev *q = g_new0(QXLDev, 1);
     g_autofree char *sock = NULL;
+    g_autofree char *args = NULL;
 
     q->tmpdir = g_dir_make_tmp("qxl-test-XXXXXX", NULL);
     g_assert_nonnull(q->tmpdir);
@@ -169,10 +176,11 @@ QXLDev *qxl_start(const char *device, const char *extra)
      * the worker is what consumes the rings.  A UNIX socket avoids port
      * clashes between tests running in parallel.
      */
-    q->qts = qtest_initf("-machine pc -nodefaults "
-                         "-spice unix=on,addr=%s,disable-ticketing=on "
-                         "-device %s,id=qxl0,addr=2.0 %s",
-                         sock, device, extra ? extra : "");
+    args = g_strdup_printf("-machine pc -nodefaults "
+                           "-spice unix=on,addr=%s,disable-ticketing=on "
+                           "-device %s,id=qxl0,addr=2.0 %s",
+                           sock, device, extra ? extra : "");
+    q->qts = qtest_init_with_env(binary_env, args, true);
     q->bus = qpci_new_pc(q->qts, NULL);
     q->dev = qpci_device_find(q->bus, QXL_PCI_DEVFN);
     g_assert_nonnull(q->dev);

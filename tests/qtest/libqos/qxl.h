@@ -76,6 +76,14 @@ void qxl_test_add_data(const char *path, const void *data,
  * The PCI device is found, enabled, its BARs mapped and INTx routed.
  */
 QXLDev *qxl_start(const char *device, const char *extra);
+/*
+ * The same on the QEMU named by environment variable @binary_env:
+ * QXL_STOCK_ENV for stock QEMU 10.0 (the migration peer).
+ */
+QXLDev *qxl_start_on(const char *binary_env, const char *device,
+                     const char *extra);
+#define QXL_OURS_ENV    "QTEST_QEMU_BINARY"
+#define QXL_STOCK_ENV   "QTEST_QEMU_BINARY_STOCK"
 /* qxl_start(), qxl_setup() and a 64x64 primary: NATIVE mode, ready to draw. */
 QXLDev *qxl_start_native(const char *device);
 void qxl_stop(QXLDev *q);
