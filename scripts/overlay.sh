@@ -41,6 +41,8 @@ REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
 EDITS=(
     # Trace events of our ui/spice-display.c (framebuffer export).
     "ui/trace-events|<<ui/trace-events.spice-display|"
+    # Trace events of our ui/spice-core.c and ui/spice-input.c.
+    "ui/trace-events|<<ui/trace-events.spice-core|"
     # Our qtests (listed in tests/qtest/spice-stack/meson.build) join QEMU's.
     "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
     # Our QXL device's files instead of stock's qxl.c, qxl-logger.c and
