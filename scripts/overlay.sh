@@ -52,6 +52,8 @@ EDITS=(
     # Who owns the VM's one SPICE agent channel (chardev/spice-vdagent.c):
     # linked whenever SPICE is, as both chardev/spice.c and vdi-port use it.
     "chardev/meson.build|    'testdev.c'))|system_ss.add(when: spice, if_true: files('spice-vdagent.c'))"
+    # Trace events of our audio/spiceaudio.c.
+    "audio/trace-events|<<audio/trace-events.spice|"
     # Trace events of our chardev/spice.c.
     "chardev/trace-events|<<chardev/trace-events.spice|"
     # The VDI port device (hw/char/vdi-port.c), its Kconfig symbol and events.
