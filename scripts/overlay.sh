@@ -27,10 +27,16 @@ top=$(realpath "$(dirname "$0")/..")
 # Directories of ours that mirror QEMU's layout.
 OVERLAY_DIRS="hw include ui chardev audio tests/qtest contrib"
 
-# Stock QEMU files that our files replace outright.  Listed for the record and
-# for the check below; the replacement itself is done by linking ours over them.
+# Stock QEMU files that our files replace outright: every SPICE file stock
+# QEMU 10.0 compiles (stock qxl-logger.c is simply no longer compiled).
+# Listed for the record and for the check below; the replacement itself is
+# done by linking ours over them.  After each build,
+# scripts/check-no-stock-spice.py fails the build if any stock SPICE file
+# was compiled all the same.
 REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
-          ui/spice-display.c include/ui/spice-display.h
+          ui/spice-core.c ui/spice-input.c ui/spice-display.c ui/spice-app.c
+          ui/spice-module.c include/ui/spice-display.h include/ui/qemu-spice.h
+          include/ui/qemu-spice-module.h audio/spiceaudio.c
           chardev/spice.c include/chardev/spice.h"
 
 # ---- build-file edits -----------------------------------------------------
