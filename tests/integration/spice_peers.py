@@ -195,6 +195,8 @@ def client(port=None, host="127.0.0.1", uri=None, password=None,
     """A SpiceProbe, not yet connected, with these session settings."""
     probe = SpiceProbe(host, port or 0)
     s = probe.session
+    if not port:
+        uri = uri or "spice://%s?tls-port=%d" % (host, tls_port)
     if uri:
         s.set_property("uri", uri)
     if password is not None:
