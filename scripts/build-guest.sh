@@ -3,7 +3,8 @@
 #   - Debian's linux-image-amd64 kernel, booted uncompressed (vmlinux, PVH)
 #   - an initramfs: busybox-static, the qxl and bochs (std VGA) DRM drivers
 #     and the virtio-serial modules with their dependencies, our init script
-#     and a drawn banner.
+#     and a drawn banner; the input and sound modules and tests/guest/guest-io.c
+#     for the SPICE input and audio tests.
 #
 #   scripts/build-guest.sh OUT_LINK
 #
@@ -60,10 +61,16 @@ cp "$top/tests/guest/init" "$root/init"
 chmod 755 "$root/init"
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 
-# Module closure of what the guest loads, from modules.dep.
+# The SPICE input and audio tests' helper (tests/guest/guest-io.c).
+gcc -static -O2 -Wall -o "$root/bin/guest-io" "$top/tests/guest/guest-io.c"
+
+# Module closure of what the guest loads, from modules.dep; the input and
+# sound modules are there for the tests that load them (test_spice_*.py).
 modules="qxl bochs virtio_pci virtio_console uio_pci_generic"
+on_demand="evdev psmouse virtio_input snd_hda_codec_generic snd_hda_intel snd_pcm_oss"
 mdir=kpkg/lib/modules/$kver
-/usr/bin/python3 "$top/tests/guest/module-closure.py" "$mdir" "$root/lib/modules/$kver" $modules
+/usr/bin/python3 "$top/tests/guest/module-closure.py" "$mdir" "$root/lib/modules/$kver" \
+    $modules $on_demand
 depmod -b "$root" "$kver"
 echo "$modules" > "$root/etc/modules"
 

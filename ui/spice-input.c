@@ -131,7 +131,8 @@ static const struct {
     { 0x80, INPUT_BUTTON_EXTRA },
 };
 
-static void spice_pointer_buttons(SpicePointer *p, uint32_t state)
+/* Queue the buttons that changed; true if any did. */
+static bool spice_pointer_buttons(SpicePointer *p, uint32_t state)
 {
     uint32_t changed = state ^ p->buttons;
     size_t i;
@@ -143,44 +144,57 @@ static void spice_pointer_buttons(SpicePointer *p, uint32_t state)
         }
     }
     p->buttons = state;
+    return changed != 0;
 }
 
 /*
  * Each wheel step is a click of the wheel "button", pressed and released,
- * so that two steps the same way are two events.  Negative is up.
+ * so that two steps the same way are two events.  Negative is up.  True
+ * if any step was queued.
  */
-static void spice_pointer_wheel(int dz)
+static bool spice_pointer_wheel(int dz)
 {
     InputButton b = dz < 0 ? INPUT_BUTTON_WHEEL_UP : INPUT_BUTTON_WHEEL_DOWN;
     int steps = MIN(abs(dz), 16);
+    int i;
 
-    while (steps--) {
+    for (i = 0; i < steps; i++) {
         qemu_input_queue_btn(NULL, b, true);
-        qemu_input_event_sync();
         qemu_input_queue_btn(NULL, b, false);
-        qemu_input_event_sync();
     }
+    return steps > 0;
 }
 
+/*
+ * One sync per client event, and none for an event that changes nothing:
+ * each sync costs a PS/2 mouse a packet in its 16-byte queue, and what
+ * does not fit waits for the next sync.
+ */
 static void spice_mouse_motion(SpiceMouseInstance *sin, int dx, int dy,
                                int dz, uint32_t buttons)
 {
     SpicePointer *p = container_of(sin, SpicePointer, mouse);
+    bool queued = spice_pointer_buttons(p, buttons);
 
     trace_spice_input_motion(dx, dy, dz, buttons);
-    spice_pointer_buttons(p, buttons);
-    qemu_input_queue_rel(NULL, INPUT_AXIS_X, dx);
-    qemu_input_queue_rel(NULL, INPUT_AXIS_Y, dy);
-    qemu_input_event_sync();
-    spice_pointer_wheel(dz);
+    if (dx || dy) {
+        qemu_input_queue_rel(NULL, INPUT_AXIS_X, dx);
+        qemu_input_queue_rel(NULL, INPUT_AXIS_Y, dy);
+        queued = true;
+    }
+    queued |= spice_pointer_wheel(dz);
+    if (queued) {
+        qemu_input_event_sync();
+    }
 }
 
 static void spice_mouse_buttons(SpiceMouseInstance *sin, uint32_t buttons)
 {
     SpicePointer *p = container_of(sin, SpicePointer, mouse);
 
-    spice_pointer_buttons(p, buttons);
-    qemu_input_event_sync();
+    if (spice_pointer_buttons(p, buttons)) {
+        qemu_input_event_sync();
+    }
 }
 
 static const SpiceMouseInterface spice_mouse_sif = {
@@ -217,18 +231,20 @@ static void spice_tablet_wheel(SpiceTabletInstance *sin, int dz,
                                uint32_t buttons)
 {
     SpicePointer *p = container_of(sin, SpicePointer, tablet);
+    bool queued = spice_pointer_buttons(p, buttons);
 
-    spice_pointer_buttons(p, buttons);
-    qemu_input_event_sync();
-    spice_pointer_wheel(dz);
+    if (spice_pointer_wheel(dz) || queued) {
+        qemu_input_event_sync();
+    }
 }
 
 static void spice_tablet_buttons(SpiceTabletInstance *sin, uint32_t buttons)
 {
     SpicePointer *p = container_of(sin, SpicePointer, tablet);
 
-    spice_pointer_buttons(p, buttons);
-    qemu_input_event_sync();
+    if (spice_pointer_buttons(p, buttons)) {
+        qemu_input_event_sync();
+    }
 }
 
 static const SpiceTabletInterface spice_tablet_sif = {
