@@ -48,7 +48,8 @@ fi
 
 # Build dependencies of QEMU (x86_64-softmmu with SPICE), our build helpers,
 # firmware the binary loads at run time, the demo's guest ingredients and the
-# real test peers (spice-gtk client libraries, remote-viewer), and the
+# real test peers (spice-gtk client libraries, remote-viewer, libvirt's
+# capability probe through virsh's embedded QEMU driver), and the
 # fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov.
 pkgs=(
     build-essential ccache ninja-build pkg-config dpkg-dev git
@@ -61,6 +62,7 @@ pkgs=(
     python3-gi gir1.2-spiceclientglib-2.0 gir1.2-glib-2.0
     libspice-client-glib-2.0-dev libx11-dev libxrender-dev
     spice-client-gtk virt-viewer
+    libvirt-clients libvirt-daemon-driver-qemu
     imagemagick netcat-openbsd
     clang-14 libclang-rt-14-dev llvm-14
 )
