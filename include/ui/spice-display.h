@@ -71,6 +71,15 @@ void qemu_spice_add_host_memslot(QXLInstance *qxl);
 int qemu_spice_add_display(QXLInstance *qxl, QemuConsole *con);
 void qemu_spice_remove_display(QXLInstance *qxl, QemuConsole *con);
 
+/*
+ * The client's monitors config for the display of @con, channel @qid:
+ * that head's size as @con's UI info.  QXLInterface.client_monitors_config
+ * of displays without a guest driver.  Main loop, where spice-server
+ * calls that.
+ */
+int qemu_spice_client_monitors_config(QemuConsole *con, int qid,
+                                      VDAgentMonitorsConfig *mc);
+
 typedef struct SpiceFbExport SpiceFbExport;
 
 typedef struct SpiceFbExportStats {
