@@ -46,7 +46,8 @@ if [ ! -f "$src_list" ] || [ "$(cat "$src_list")" != "$want_sources" ]; then
     updated=1
 fi
 
-# Build dependencies of QEMU (x86_64-softmmu with SPICE), our build helpers,
+# Build dependencies of QEMU (x86_64-softmmu with SPICE and, as Debian's
+# package, OpenGL: libepoxy, libgbm), our build helpers,
 # firmware the binary loads at run time, the demo's guest ingredients and the
 # real test peers (spice-gtk client libraries, remote-viewer, libvirt's
 # capability probe through virsh's embedded QEMU driver), and the
@@ -56,6 +57,7 @@ pkgs=(
     python3 python3-venv flex bison
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev libslirp-dev
     libspice-server-dev libspice-protocol-dev
+    libepoxy-dev libgbm-dev
     libcap-ng-dev libattr1-dev libseccomp-dev
     seabios ipxe-qemu qemu-system-data
     busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs
