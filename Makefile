@@ -23,7 +23,7 @@ export CCACHE_BASEDIR := $(BUILD)
 export CCACHE_NOHASHDIR := 1
 
 QTESTS := qxl-test qxl-guest-bug-test qxl-command-test qxl-fuzz-regress-test \
-	  vdi-port-test
+	  vdi-port-test spice-gl-state-test
 
 # Debian's firmware (seabios, qemu-system-data, ipxe-qemu); ./configure
 # passes the same list to QEMU as --firmwarepath.

@@ -47,8 +47,12 @@ REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
 EDITS=(
     # Trace events of our ui/spice-display.c (framebuffer export).
     "ui/trace-events|<<ui/trace-events.spice-display|"
-    # Trace events of our ui/spice-core.c and ui/spice-input.c.
+    # Trace events of our ui/spice-core.c, ui/spice-input.c, ui/spice-gl.c.
     "ui/trace-events|<<ui/trace-events.spice-core|"
+    # SPICE OpenGL displays (ui/spice-gl.c, with OpenGL and GBM) and their
+    # scanout state machine (always: tests/qtest/spice-gl-state-test.c).
+    "ui/meson.build|    'spice-input.c',|    'spice-gl-state.c',"
+    "ui/meson.build|  ui_modules += {'spice-core' : spice_core_ss}|  spice_core_ss.add(when: [opengl, gbm], if_true: [files('spice-gl.c'), gbm])"
     # Our qtests (listed in tests/qtest/spice-stack/meson.build) join QEMU's.
     "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
     # Our QXL device's files instead of stock's qxl.c, qxl-logger.c and

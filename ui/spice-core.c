@@ -40,6 +40,9 @@
 #include "ui/console.h"
 #include "ui/qemu-spice.h"
 #include "ui/spice-display.h"
+#ifdef HAVE_SPICE_GL
+#include "ui/egl-helpers.h"
+#endif
 #include "trace.h"
 
 /* The file names -spice x509-dir=DIR stands for (as for -vnc). */
@@ -642,9 +645,38 @@ static int spice_opt_channel(void *opaque, const char *name,
     return 0;
 }
 
+bool qemu_spice_opengl;
+
+#ifdef HAVE_SPICE_GL
+/* The first DRM render node, as QEMU's EGL code would pick it; or NULL. */
+static char *spice_first_render_node(void)
+{
+    g_autoptr(GDir) dir = g_dir_open("/dev/dri", 0, NULL);
+    g_autoptr(GPtrArray) nodes = g_ptr_array_new_with_free_func(g_free);
+    const char *name;
+
+    while (dir && (name = g_dir_read_name(dir))) {
+        if (g_str_has_prefix(name, "renderD")) {
+            g_ptr_array_add(nodes, g_strdup_printf("/dev/dri/%s", name));
+        }
+    }
+    if (!nodes->len) {
+        return NULL;
+    }
+    g_ptr_array_sort(nodes, (GCompareFunc)g_strcmp0);
+    return g_strdup(g_ptr_array_index(nodes, 0));
+}
+#endif
+
 static bool spice_setup_gl(QemuOpts *opts, int port, int tls_port,
                            Error **errp)
 {
+#ifdef HAVE_SPICE_GL
+    g_autofree char *node = NULL;
+    Error *err = NULL;
+    int fd;
+#endif
+
     if (!qemu_opt_get_bool(opts, "gl", false)) {
         return true;
     }
@@ -653,9 +685,36 @@ static bool spice_setup_gl(QemuOpts *opts, int port, int tls_port,
                    "only (unix=on), not with port or tls-port");
         return false;
     }
+#ifdef HAVE_SPICE_GL
+    node = g_strdup(qemu_opt_get(opts, "rendernode"));
+    if (!node) {
+        node = spice_first_render_node();
+        if (!node) {
+            error_setg(errp, "-spice gl=on: no DRM render node "
+                       "(/dev/dri/renderD*) on this machine; name one "
+                       "with rendernode=");
+            return false;
+        }
+    }
+    fd = qemu_open_old(node, O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+        error_setg_errno(errp, errno, "-spice gl=on: cannot open render "
+                         "node %s", node);
+        return false;
+    }
+    close(fd);
+    if (!egl_init(node, DISPLAY_GL_MODE_ON, &err)) {
+        error_propagate_prepend(errp, err, "-spice gl=on: render node %s "
+                                "is not usable for OpenGL: ", node);
+        return false;
+    }
+    qemu_spice_opengl = true;
+    return true;
+#else
     error_setg(errp, "-spice gl=on: this QEMU was built without OpenGL "
                "(libepoxy and libgbm); accepted values here: gl=off");
     return false;
+#endif
 }
 
 static bool spice_configure(QemuOpts *opts, Error **errp)
@@ -1003,3 +1062,6 @@ static void spice_register(void)
 }
 opts_init(spice_register);
 module_opts("spice");
+#ifdef HAVE_SPICE_GL
+module_dep("ui-opengl");
+#endif

@@ -825,6 +825,12 @@ void qemu_spice_display_init(void)
         if ((only && con != only) || qemu_spice_have_display_interface(con)) {
             continue;
         }
+#ifdef HAVE_SPICE_GL
+        if (qemu_spice_opengl) {
+            qemu_spice_gl_display_add(con, &error_fatal);
+            continue;
+        }
+#endif
         fbd_add_console(con);
     }
     qemu_spice_display_init_done();

@@ -43,6 +43,9 @@ void qemu_spice_display_init_done(void);
 int qemu_spice_add_display_interface(QXLInstance *qxlin, QemuConsole *con);
 bool qemu_spice_have_display_interface(QemuConsole *con);
 
+/* -spice gl=on took: displays are SPICE OpenGL displays (ui/spice-gl.c). */
+extern bool qemu_spice_opengl;
+
 int qemu_spice_migrate_info(const char *hostname, int port, int tls_port,
                             const char *cert_subject);
 

@@ -31,6 +31,11 @@
 
 #include "ui/console.h"
 
+/* SPICE OpenGL displays (-spice gl=on), ui/spice-gl.c. */
+#if defined(CONFIG_OPENGL) && defined(CONFIG_GBM)
+#define HAVE_SPICE_GL 1
+#endif
+
 /* Memslot geometry every QXLInstance of ours reports to spice-server. */
 #define NUM_MEMSLOTS            8
 #define MEMSLOT_GENERATION_BITS 8
@@ -79,6 +84,14 @@ void qemu_spice_remove_display(QXLInstance *qxl, QemuConsole *con);
  */
 int qemu_spice_client_monitors_config(QemuConsole *con, int qid,
                                       VDAgentMonitorsConfig *mc);
+
+#ifdef HAVE_SPICE_GL
+/*
+ * With gl=on: a SPICE OpenGL display for @con instead of a framebuffer
+ * export.  Main loop, after egl_init().
+ */
+bool qemu_spice_gl_display_add(QemuConsole *con, Error **errp);
+#endif
 
 typedef struct SpiceFbExport SpiceFbExport;
 
