@@ -651,7 +651,7 @@ static void fbd_set_compression_level(QXLInstance *qxl, int level)
     /* A QXL device tells its guest; we have none to tell. */
 }
 
-static void fbd_get_init_info(QXLInstance *qxl, QXLDevInitInfo *info)
+void qemu_spice_display_get_init_info(QXLInstance *qxl, QXLDevInitInfo *info)
 {
     info->num_memslots_groups = NUM_MEMSLOTS_GROUPS;
     info->num_memslots = NUM_MEMSLOTS;
@@ -766,7 +766,7 @@ static const QXLInterface fbd_interface = {
 
     .attached_worker         = fbd_attached_worker,
     .set_compression_level   = fbd_set_compression_level,
-    .get_init_info           = fbd_get_init_info,
+    .get_init_info           = qemu_spice_display_get_init_info,
     .get_command             = fbd_get_command,
     .req_cmd_notification    = fbd_req_notification,
     .release_resource        = fbd_release_resource,

@@ -77,6 +77,12 @@ int qemu_spice_add_display(QXLInstance *qxl, QemuConsole *con);
 void qemu_spice_remove_display(QXLInstance *qxl, QemuConsole *con);
 
 /*
+ * QXLInterface.get_init_info of displays without a guest driver: our
+ * memslot geometry, one surface.
+ */
+void qemu_spice_display_get_init_info(QXLInstance *qxl, QXLDevInitInfo *info);
+
+/*
  * The client's monitors config for the display of @con, channel @qid:
  * that head's size as @con's UI info.  QXLInterface.client_monitors_config
  * of displays without a guest driver.  Main loop, where spice-server
