@@ -35,6 +35,10 @@
 #include "ui/console.h"
 #include "ui/qemu-spice.h"
 
+/* The SPICE binding and the spiceport chardev must be there too. */
+module_dep("ui-spice-core");
+module_dep("chardev-spice");
+
 #define TYPE_CHARDEV_SPICE_APP_VC "chardev-vc"
 
 static char *app_dir;
@@ -223,11 +227,12 @@ static void spice_app_init(DisplayState *ds, DisplayOptions *opts)
     }
 }
 
+/* Text consoles are "vc" chardevs, which become SPICE ports (above). */
 static QemuDisplay spice_app_display = {
     .type       = DISPLAY_TYPE_SPICE_APP,
+    .vc         = "vc",
     .early_init = spice_app_early_init,
     .init       = spice_app_init,
-    .vc         = "vc",
 };
 
 static void spice_app_register(void)
@@ -235,6 +240,3 @@ static void spice_app_register(void)
     qemu_display_register(&spice_app_display);
 }
 type_init(spice_app_register);
-
-module_dep("ui-spice-core");
-module_dep("chardev-spice");

@@ -36,7 +36,6 @@
 #include "qemu/main-loop.h"
 #include "qemu/thread.h"
 #include "qemu/timer.h"
-#include "qemu/units.h"
 #include "qapi/error.h"
 #include "ui/console.h"
 #include "ui/egl-context.h"
@@ -487,17 +486,6 @@ static void sgl_set_compression_level(QXLInstance *qxl, int level)
 {
 }
 
-static void sgl_get_init_info(QXLInstance *qxl, QXLDevInitInfo *info)
-{
-    info->num_memslots_groups = NUM_MEMSLOTS_GROUPS;
-    info->num_memslots = NUM_MEMSLOTS;
-    info->memslot_gen_bits = MEMSLOT_GENERATION_BITS;
-    info->memslot_id_bits = MEMSLOT_SLOT_BITS;
-    info->internal_groupslot_id = 0;
-    info->qxl_ram_size = 16 * MiB;
-    info->n_surfaces = 1;
-}
-
 /* The picture goes by scanouts: no drawing commands. */
 static int sgl_get_command(QXLInstance *qxl, QXLCommandExt *ext)
 {
@@ -511,10 +499,8 @@ static int sgl_req_notification(QXLInstance *qxl)
 
 static void sgl_release_resource(QXLInstance *qxl, QXLReleaseInfoExt release)
 {
-    /* Each command is one allocation, its address the release id. */
-    if (release.group_id == MEMSLOT_GROUP_HOST && release.info) {
-        g_free((void *)(uintptr_t)release.info->id);
-    }
+    /* Our cursor commands are released as the export's: freed whole. */
+    spice_fb_export_release(NULL, release);
 }
 
 static int sgl_get_cursor_command(QXLInstance *qxl, QXLCommandExt *ext)
@@ -583,7 +569,7 @@ static const QXLInterface sgl_qxl_interface = {
     .base.minor_version      = SPICE_INTERFACE_QXL_MINOR,
     .attached_worker         = sgl_attached_worker,
     .set_compression_level   = sgl_set_compression_level,
-    .get_init_info           = sgl_get_init_info,
+    .get_init_info           = qemu_spice_display_get_init_info,
     .get_command             = sgl_get_command,
     .req_cmd_notification    = sgl_req_notification,
     .release_resource        = sgl_release_resource,

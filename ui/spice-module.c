@@ -51,26 +51,26 @@ static int no_spice_add_client(int csock, int skipauth, int tls)
     return -1;
 }
 
-struct QemuSpiceOps qemu_spice = {
-    .init               = no_spice_init,
-    .display_init       = no_spice_display_init,
-    .migrate_info       = no_spice_migrate_info,
-    .set_passwd         = no_spice_set_passwd,
-    .set_pw_expire      = no_spice_set_pw_expire,
-    .display_add_client = no_spice_add_client,
-};
-
 #ifdef CONFIG_SPICE
+/* spice-core answers once registered, with or without -spice. */
 SpiceInfo *qmp_query_spice(Error **errp)
 {
-    SpiceInfo *info;
+    SpiceInfo *none;
 
     if (qemu_spice.qmp_query) {
         return qemu_spice.qmp_query(errp);
     }
-    /* As spice-core answers without -spice: all fields zero. */
-    info = g_new0(SpiceInfo, 1);
-    info->enabled = false;
-    return info;
+    none = g_new0(SpiceInfo, 1);
+    none->enabled = false;
+    return none;
 }
 #endif
+
+struct QemuSpiceOps qemu_spice = {
+    .init               = no_spice_init,
+    .display_init       = no_spice_display_init,
+    .display_add_client = no_spice_add_client,
+    .set_passwd         = no_spice_set_passwd,
+    .set_pw_expire      = no_spice_set_pw_expire,
+    .migrate_info       = no_spice_migrate_info,
+};
