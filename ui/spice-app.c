@@ -71,13 +71,6 @@ static char *spice_app_vc_fqdn(const char *label)
     return g_strdup_printf("org.qemu.console.%s", label);
 }
 
-typedef struct SpiceAppVCClass {
-    ChardevClass parent_class;
-    /* chardev-spiceport's open, which ours wraps. */
-    void (*port_open)(Chardev *chr, ChardevBackend *backend,
-                      bool *be_opened, Error **errp);
-} SpiceAppVCClass;
-
 static void spice_app_vc_parse(QemuOpts *opts, ChardevBackend *backend,
                                Error **errp)
 {
@@ -90,7 +83,8 @@ static void spice_app_vc_parse(QemuOpts *opts, ChardevBackend *backend,
 static void spice_app_vc_open(Chardev *chr, ChardevBackend *backend,
                               bool *be_opened, Error **errp)
 {
-    SpiceAppVCClass *k = (SpiceAppVCClass *)object_get_class(OBJECT(chr));
+    ChardevClass *spiceport =
+        CHARDEV_CLASS(object_class_by_name(TYPE_CHARDEV_SPICEPORT));
     ChardevSpicePort port = {
         .fqdn = spice_app_vc_fqdn(chr->label),
     };
@@ -99,7 +93,8 @@ static void spice_app_vc_open(Chardev *chr, ChardevBackend *backend,
         .u.spiceport.data = &port,
     };
 
-    k->port_open(chr, &be, be_opened, errp);
+    /* Opened as the spiceport it is, under its console's name. */
+    spiceport->open(chr, &be, be_opened, errp);
     g_free(port.fqdn);
 }
 
@@ -110,19 +105,17 @@ static void spice_app_vc_set_echo(Chardev *chr, bool echo)
 
 static void spice_app_vc_class_init(ObjectClass *oc, void *data)
 {
-    SpiceAppVCClass *k = (SpiceAppVCClass *)oc;
     ChardevClass *cc = CHARDEV_CLASS(oc);
 
-    k->port_open = cc->open;
-    cc->parse = spice_app_vc_parse;
-    cc->open = spice_app_vc_open;
     cc->chr_set_echo = spice_app_vc_set_echo;
+    cc->open = spice_app_vc_open;
+    cc->parse = spice_app_vc_parse;
 }
 
+/* A spiceport whose name comes from the console it stands for. */
 static const TypeInfo spice_app_vc_type = {
     .name = TYPE_CHARDEV_SPICE_APP_VC,
     .parent = TYPE_CHARDEV_SPICEPORT,
-    .class_size = sizeof(SpiceAppVCClass),
     .class_init = spice_app_vc_class_init,
 };
 
