@@ -80,6 +80,17 @@ class QMP:
             raise RuntimeError("QMP %s failed: %s" % (name, reply["error"]))
         return reply
 
+    def cmd_fds(self, name, fds, **args):
+        """A command with file descriptors (SCM_RIGHTS), e.g. getfd."""
+        msg = {"execute": name, "arguments": args}
+        self.file.flush()
+        socket.send_fds(self.sock, [(json.dumps(msg) + "\n").encode()],
+                        fds)
+        reply = self.replies.get(timeout=30)
+        if reply is None or "error" in reply:
+            raise RuntimeError("QMP %s failed: %s" % (name, reply))
+        return reply["return"]
+
     def cmd_error(self, name, **args):
         """Run a command that must fail; returns its error."""
         self._want_error = True

@@ -288,3 +288,51 @@ def test_spice_app_starts_viewer(ctx):
         proc.terminate()
         proc.wait(10)
     assert not os.path.exists(sock), "the socket outlived QEMU"
+
+
+def test_spice_gl_scanout_end_to_end(ctx):
+    """gl=on with a render node: virtio-vga-gl's console (SeaBIOS's screen
+    through the 2D path: uploaded into a texture, exported as a dmabuf)
+    reaches a local client as a GL scanout, and draws keep coming as the
+    client completes them."""
+    nodes = sorted(glob.glob("/dev/dri/renderD*"))
+    if not nodes:
+        raise ctx.Skip("no /dev/dri/renderD* on this machine: the GL "
+                       "scanout cannot run here")
+    from gi.repository import GObject, SpiceClientGLib
+    name = "test_spice_gl_scanout_end_to_end"
+    sock = os.path.join(ctx.logdir(name), "gl.sock")
+    args = ["-vga", "none", "-device", "virtio-vga-gl", "-spice",
+            "unix=on,addr=%s,disable-ticketing=on,gl=on,rendernode=%s"
+            % (sock, nodes[0])]
+    with Qemu(ctx, name, ctx.qemu_binary, args) as q:
+        assert q.qmp.cmd("query-spice")["enabled"]
+        probe = client(uri="spice+unix://" + sock)
+        seen = {"draws": 0, "scanout": None}
+
+        def draw(channel, x, y, w, h):
+            seen["draws"] += 1
+            channel.gl_draw_done()
+
+        def scanout(channel, pspec):
+            s = channel.get_property("gl-scanout")
+            if s:
+                seen["scanout"] = (s.fd >= 0, s.width, s.height)
+
+        def new(session, channel):
+            if isinstance(channel, SpiceClientGLib.DisplayChannel):
+                GObject.Object.connect(channel, "gl-draw", draw)
+                GObject.Object.connect(channel, "notify::gl-scanout",
+                                       scanout)
+        GObject.Object.connect(probe.session, "channel-new", new)
+        probe.connect()
+        try:
+            probe.wait_for(lambda: seen["scanout"] and seen["draws"] >= 2,
+                           60, "a GL scanout and draws")
+            ok, w, h = seen["scanout"]
+            assert ok and w >= 640 and h >= 400, seen
+        finally:
+            probe.disconnect()
+
+
+test_spice_gl_scanout_end_to_end.timeout = 120

@@ -7,6 +7,7 @@ run to run by nature (the client's port, spice-server's random connection
 ids, timestamps) is normalised, everything else must be equal field by
 field."""
 import re
+import time
 
 from spice_peers import (Qemu, client, free_tcp_port, main_channel_state,
                          SPICE_CHANNEL_MAIN, SPICE_CHANNEL_DISPLAY)
@@ -306,3 +307,79 @@ def test_spice_qmp_migration_as_stock(ctx):
 
 
 test_spice_qmp_migration_as_stock.timeout = 240
+
+
+def _add_client_session(ctx, binary, name):
+    """A client whose every channel is a socket handed to QEMU with
+    getfd + add_client (no listening port at all).  A plain spice-gtk
+    session: its channels ask for their socket ("open-fd") when they
+    connect."""
+    import socket as so
+    from gi.repository import GLib, GObject, SpiceClientGLib
+
+    with Qemu(ctx, name, binary, ["-vga", "std", "-spice",
+                                  "disable-ticketing=on"]) as q:
+        keep = []
+        shown = []
+        done = []
+
+        def hand_over():
+            ours, theirs = so.socketpair()
+            keep.append(1)
+            fdname = "spice%d" % len(keep)
+            with theirs:        # QEMU gets its own copy
+                q.qmp.cmd_fds("getfd", [theirs.fileno()], fdname=fdname)
+            q.qmp.cmd("add_client", protocol="spice", fdname=fdname,
+                      skipauth=True)
+            return ours.detach()        # spice-gtk's from now on
+
+        def open_fd(channel, tls):
+            if not done:        # not for channels of a session that ended
+                channel.open_fd(hand_over())
+
+        def new(session, channel):
+            GObject.Object.connect(channel, "open-fd", open_fd)
+            if isinstance(channel, SpiceClientGLib.DisplayChannel):
+                GObject.Object.connect(channel, "display-primary-create",
+                                       lambda *a: shown.append(a[2:4]))
+                channel.connect()
+
+        session = SpiceClientGLib.Session()
+        session.set_property("client-sockets", True)
+        GObject.Object.connect(session, "channel-new", new)
+        assert session.open_fd(hand_over()), "open_fd failed"
+
+        def pump_until(pred, timeout, what):
+            ctxt = GLib.MainContext.default()
+            end = time.monotonic() + timeout
+            while not pred():
+                assert time.monotonic() < end, what + " not seen"
+                if not ctxt.iteration(False):
+                    time.sleep(0.01)
+        pump_until(lambda: shown, 30, "the display")
+        pump_until(lambda: len(q.qmp.cmd("query-spice")["channels"]) >= 2,
+                   10, "main and display in query-spice")
+        chans = sorted((c["channel-type"], c["channel-id"], c["tls"])
+                       for c in q.qmp.cmd("query-spice")["channels"])
+        err = q.qmp.cmd_error("add_client", protocol="spice",
+                              fdname="nosuch")
+        done.append(True)
+        session.disconnect()
+        end = time.monotonic() + 1
+        while time.monotonic() < end:
+            GLib.MainContext.default().iteration(False)
+        return chans, err
+
+
+def test_spice_qmp_add_client_as_stock(ctx):
+    """add_client: channels on sockets QEMU got with getfd work; an unknown
+    fd name is an error; as stock."""
+    name = "test_spice_qmp_add_client_as_stock"
+    ours = _add_client_session(ctx, ctx.qemu_binary, name)
+    assert ours[0] == [(SPICE_CHANNEL_MAIN, 0, False),
+                       (SPICE_CHANNEL_DISPLAY, 0, False)], ours
+    if ctx.stock_binary:
+        # Stock's addresses of Unix sockets are whatever its stack held:
+        # compared without them.
+        stock = _add_client_session(ctx, ctx.stock_binary, name)
+        assert ours == stock, (ours, stock)
