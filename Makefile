@@ -6,6 +6,8 @@
 #   make guest      build the cached test/demo guest (kernel + initramfs)
 #   make agent-guest build the cached guest with Debian's spice-vdagent (root)
 #   make deps       install Debian packages (root)
+#   make check-migration  the long migration runs (ping-pong, 100 + 20 moves)
+#   make lint       checkpatch.pl over our C files, the QXL layer check
 #   make stock      build stock QEMU 10.0 from the same source (the peer)
 #   make bench      benchmarks, ours vs stock, printed as ratios
 #   make fuzz       the ASan+UBSan libFuzzer build (build-fuzz/), see docs/fuzzing.rst
@@ -29,7 +31,7 @@ QTESTS := qxl-test qxl-guest-bug-test qxl-command-test qxl-fuzz-regress-test \
 # passes the same list to QEMU as --firmwarepath.
 FIRMWARE_DIRS := /usr/share/qemu /usr/share/seabios /usr/share/ipxe/qemu
 
-.PHONY: all deps build qtests guest agent-guest demo check stock bench fuzz fuzz-check clean distclean FORCE
+.PHONY: all deps build qtests guest agent-guest demo check check-migration lint stock bench fuzz fuzz-check clean distclean FORCE
 
 all: build
 
@@ -76,14 +78,26 @@ demo: deps
 # Stock QEMU (scripts/build-stock-qemu.sh) is the peer of the migration
 # tests; qemu-img makes the qcow2 disk of the savevm test.
 check: deps
-	@$(MAKE) --no-print-directory qtests guest agent-guest
+	@$(MAKE) --no-print-directory qtests guest agent-guest lint
 	$(NINJA) -C $(QEMU_BUILD) qemu-img
 	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
 	    /usr/bin/python3 $(TOP)/tests/run.py --build $(BUILD) --qtests "$(QTESTS)" \
 	        --stock "$$stock"
 
+# The long migration runs: 100 moves ours <-> ours, 20 ours <-> stock, a
+# client following the guest (tests/integration/test_migration_follow.py).
+check-migration: deps
+	@$(MAKE) --no-print-directory build guest
+	@stock=$$($(TOP)/scripts/build-stock-qemu.sh) && \
+	    QEMU_SPICE_PINGPONG=1 /usr/bin/python3 $(TOP)/tests/run.py \
+	        --build $(BUILD) --qtests "" --stock "$$stock" -k pingpong
+
 stock:
 	@$(TOP)/scripts/build-stock-qemu.sh >/dev/null
+
+# QEMU's checkpatch.pl over our C files; the QXL layers go one way.
+lint:
+	@$(TOP)/scripts/lint.sh $(QEMU_SRC)
 
 bench: deps
 	@$(MAKE) --no-print-directory build

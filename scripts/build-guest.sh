@@ -2,9 +2,9 @@
 # Build the small demo/test guest from Debian packages only:
 #   - Debian's linux-image-amd64 kernel, booted uncompressed (vmlinux, PVH)
 #   - an initramfs: busybox-static, the qxl and bochs (std VGA) DRM drivers
-#     and the virtio-serial modules with their dependencies, our init script
-#     and a drawn banner; the input and sound modules and tests/guest/guest-io.c
-#     for the SPICE input and audio tests.
+#     and the virtio-serial modules with their dependencies, our init script,
+#     a drawn banner, tests/guest/fbcounter.c; the input and sound modules
+#     and tests/guest/guest-io.c for the SPICE input and audio tests.
 #
 #   scripts/build-guest.sh OUT_LINK
 #
@@ -58,6 +58,8 @@ root=$dir/work/root
 mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,root,lib/modules/"$kver"}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/tests/guest/init" "$root/init"
+# The migration tests' frame counter (static: the initramfs has no libc).
+cc -static -O2 -Wall -o "$root/bin/fbcounter" "$top/tests/guest/fbcounter.c"
 chmod 755 "$root/init"
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 

@@ -57,7 +57,7 @@ EDITS=(
     "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
     # Our QXL device's files instead of stock's qxl.c, qxl-logger.c and
     # qxl-render.c, and its trace events.
-    "hw/display/meson.build|=  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-logger.c', 'qxl-render.c'),|  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-io.c', 'qxl-memslot.c', 'qxl-snapshot.c', 'qxl-drawable.c', 'qxl-ring.c', 'qxl-spice.c', 'qxl-surface.c', 'qxl-cursor.c', 'qxl-monitors.c', 'qxl-render.c', 'qxl-migrate.c'),"
+    "hw/display/meson.build|=  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-logger.c', 'qxl-render.c'),|  qxl_ss.add(when: 'CONFIG_QXL', if_true: [files('qxl.c', 'qxl-spice.c', 'qxl-io.c', 'qxl-migrate.c', 'qxl-reset.c', 'qxl-mode.c', 'qxl-ring.c', 'qxl-monitors.c', 'qxl-render.c', 'qxl-snapshot.c', 'qxl-drawable.c', 'qxl-walk.c', 'qxl-surface.c', 'qxl-cursor.c', 'qxl-memslot.c', 'qxl-services.c', 'qxl-worker.c'),"
     "hw/display/trace-events|<<hw/display/trace-events.qxl|"
     # Who owns the VM's one SPICE agent channel (chardev/spice-vdagent.c):
     # linked whenever SPICE is, as both chardev/spice.c and vdi-port use it.

@@ -9,8 +9,9 @@
  * It needs no kernel driver of its own: the device is bound to
  * uio_pci_generic, the registers (BAR 0, I/O) are reached through sysfs
  * resource0, the rings (BAR 1) through an mmap of resource1, and the
- * interrupt through /dev/uioN (unmasked again through sysfs config).  The ABI is in QEMU's
- * include/hw/char/vdi-port.h and docs/specs/vdi-port.rst.
+ * interrupt through /dev/uioN (unmasked again through sysfs config).
+ * The ABI is in QEMU's include/hw/char/vdi-port.h and
+ * docs/specs/vdi-port.rst.
  *
  * Build: cc -O2 -I<qemu>/include/hw/char $(pkg-config --cflags spice-protocol)
  *        -o vdi-port-bridge vdi-port-bridge.c
@@ -89,7 +90,7 @@ static uint32_t ld(volatile uint32_t *p)
     return le32toh(__atomic_load_n(p, __ATOMIC_ACQUIRE));
 }
 
-static void st(volatile uint32_t *p, uint32_t v)
+static void st(volatile uint32_t *p, uint32_t v) /* device memory */
 {
     __atomic_store_n(p, htole32(v), __ATOMIC_RELEASE);
 }
@@ -116,6 +117,7 @@ static int read_hex(const char *path)
 {
     char buf[32] = "";
     FILE *f = fopen(path, "r");
+    unsigned int v;
 
     if (!f) {
         return -1;
@@ -124,7 +126,7 @@ static int read_hex(const char *path)
         buf[0] = 0;
     }
     fclose(f);
-    return (int)strtol(buf, NULL, 16);
+    return sscanf(buf, "%x", &v) == 1 ? (int)v : -1;
 }
 
 static void write_file(const char *path, const char *text)
@@ -255,12 +257,12 @@ static void check_generation(Bridge *b)
 /* pty -> input ring.  Returns true if packets were produced. */
 static bool fill_input(Bridge *b)
 {
-    volatile VDIPortRing *r = &b->ram->input;
+    volatile VDIPortRing *r = &b->ram->input;   /* device memory */
     bool produced = false;
 
     for (;;) {
         uint32_t prod = ld(&r->prod), cons = ld(&r->cons);
-        volatile VDIPortPacket *p;
+        volatile VDIPortPacket *p;              /* device memory */
         uint8_t buf[VDI_PORT_PACKET_DATA_SIZE];
         ssize_t n;
 
@@ -300,12 +302,12 @@ static bool input_full(Bridge *b)
 /* output ring -> out[]; returns true if packets were consumed. */
 static bool drain_output(Bridge *b)
 {
-    volatile VDIPortRing *r = &b->ram->output;
+    volatile VDIPortRing *r = &b->ram->output;  /* device memory */
     bool consumed = false;
 
     for (;;) {
         uint32_t cons = ld(&r->cons), prod = ld(&r->prod);
-        volatile VDIPortPacket *p;
+        volatile VDIPortPacket *p;              /* device memory */
         uint32_t gen, size;
 
         if (prod == cons) {
@@ -416,13 +418,23 @@ int main(int argc, char **argv)
 
     while ((c = getopt_long(argc, argv, "D:l:vh", opts, NULL)) != -1) {
         switch (c) {
-        case 'D': dev = optarg; break;
-        case 'l': link = optarg; break;
-        case 'v': verbose = 1; break;
-        default: usage();
+        case 'D':
+            dev = optarg;
+            break;
+        case 'l':
+            link = optarg;
+            break;
+        case 'v':
+            verbose = 1;
+            break;
+        default:
+            usage();
         }
     }
-    if (!dev && !(dev = find_device())) {
+    if (!dev) {
+        dev = find_device();
+    }
+    if (!dev) {
         die("no VDI port device (PCI 1b36:0105) found");
     }
     b->uio_fd = open_uio(dev);

@@ -485,7 +485,12 @@ static void vdi_port_reset(DeviceState *dev)
     pci_set_irq(PCI_DEVICE(s), 0);
 }
 
-/* The VM runs again; a migrated agent moves to a new generation. */
+/*
+ * The VM runs again.  A migrated agent goes on in its generation when
+ * spice-server got the stream's state back (a client followed the VM);
+ * otherwise spice-server starts afresh, and so does the stream: a new
+ * generation.
+ */
 static void vdi_port_vm_change(void *opaque, bool running, RunState state)
 {
     VDIPortState *s = opaque;
@@ -495,9 +500,13 @@ static void vdi_port_vm_change(void *opaque, bool running, RunState state)
     }
     if (s->new_gen_on_resume) {
         s->new_gen_on_resume = false;
-        vdi_port_new_generation(s);
-        trace_vdi_port_resume_generation(s->generation);
-        vdi_port_raise(s);
+        if (spice_vdagent_stream_migrated()) {
+            trace_vdi_port_resume_stream(s->generation);
+        } else {
+            vdi_port_new_generation(s);
+            trace_vdi_port_resume_generation(s->generation);
+            vdi_port_raise(s);
+        }
     }
     /* Whatever spice-server held back while we were stopped. */
     vdi_port_wakeup(s);

@@ -6,7 +6,7 @@
  *
  * Runs on vCPU threads with the BQL.  Synchronous requests block until
  * spice-server's worker has done them.  An async request starts the work
- * and returns; the worker's completion (qxl_async_complete_io(), worker
+ * and returns with a cookie whose completion (qxl_io_async_done(), worker
  * thread) raises IO_CMD.  One async request may be in flight at a time.
  */
 
@@ -76,8 +76,11 @@ static uint32_t qxl_io_count(PCIQXLDevice *d)
     }
 }
 
-/* Worker thread (or I/O thread when the request did nothing). */
-void qxl_async_complete_io(PCIQXLDevice *d, uint32_t io)
+/*
+ * The end of the async request in flight: worker thread (its cookie), or
+ * the vCPU thread when the request started nothing.
+ */
+static void qxl_io_async_done(PCIQXLDevice *d, uint32_t io)
 {
     qemu_mutex_lock(&d->async_lock);
     if (d->current_async != io) {
@@ -86,18 +89,19 @@ void qxl_async_complete_io(PCIQXLDevice *d, uint32_t io)
     d->current_async = -1;
     qemu_mutex_unlock(&d->async_lock);
 
-    switch (io) {
-    case QXL_IO_CREATE_PRIMARY_ASYNC:
+    if (io == QXL_IO_CREATE_PRIMARY_ASYNC) {
         qxl_render_resize(d);
-        break;
-    default:
-        break;
     }
     trace_qxl_io_async_done(d->id, io);
     qxl_send_events(d, QXL_INTERRUPT_IO_CMD);
 }
 
-static bool qxl_io_update_area(PCIQXLDevice *d, bool async)
+static void qxl_io_cookie_done(PCIQXLDevice *d, QXLCookie *c)
+{
+    qxl_io_async_done(d, c->io);
+}
+
+static bool qxl_io_update_area(PCIQXLDevice *d, QXLCookie *c)
 {
     uint32_t surface_id = le32_to_cpu(d->ram->update_surface);
     QXLRect area = d->ram->update_area;
@@ -131,22 +135,17 @@ static bool qxl_io_update_area(PCIQXLDevice *d, bool async)
     }
     trace_qxl_io_update_area(d->id, surface_id, rect.left, rect.top,
                              rect.right, rect.bottom);
-    if (async) {
-        qxl_spice_update_area(d, surface_id, &rect, false,
-                              qxl_cookie(d, QXL_COOKIE_IO,
-                                         QXL_IO_UPDATE_AREA_ASYNC));
-    } else {
-        qxl_spice_update_area(d, surface_id, &rect, false, 0);
-    }
+    qxl_spice_update_area(d, surface_id, &rect, false, c);
     return true;
 }
 
 /*
- * Do one request.  Returns true if an async request was handed to
- * spice-server (its completion raises IO_CMD), false if it is over.
+ * Do one request: @io is the sync port, @c the cookie of an async one
+ * (NULL for sync).  Returns true if @c was handed to spice-server (its
+ * completion raises IO_CMD); otherwise the request is over.
  */
 static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
-                            bool async)
+                            QXLCookie *c)
 {
     switch (io) {
     case QXL_IO_NOTIFY_CMD:
@@ -154,7 +153,7 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
         qxl_spice_wakeup(d);
         return false;
     case QXL_IO_UPDATE_AREA:
-        return qxl_io_update_area(d, async);
+        return qxl_io_update_area(d, c);
     case QXL_IO_UPDATE_IRQ:
         qxl_update_irq(d);
         return false;
@@ -171,7 +170,11 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
         qemu_mutex_unlock(&d->release_lock);
         return false;
     case QXL_IO_SET_MODE:
-        qxl_set_mode(d, val, false);
+        /* qxl-1 drivers reset the device with every mode. */
+        if (qxl_set_mode_check(d, val)) {
+            qxl_hard_reset(d, false);
+            qxl_set_mode(d, val, false);
+        }
         return false;
     case QXL_IO_LOG: {
         char buf[sizeof(d->ram->log_buf)];
@@ -192,8 +195,9 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
             .guest_start = le64_to_cpu(d->ram->mem_slot.mem_start),
             .guest_end = le64_to_cpu(d->ram->mem_slot.mem_end),
         };
-        return qxl_memslot_add(d, val, slot.guest_start, slot.guest_end, 0,
-                               async) && async;
+        /* spice-server is not told: nothing to wait for. */
+        qxl_memslot_add(d, val, slot.guest_start, slot.guest_end, 0);
+        return false;
     }
     case QXL_IO_MEMSLOT_DEL:
         qxl_memslot_del(d, val);
@@ -203,7 +207,7 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
             qxl_guest_bug(d, "CREATE_PRIMARY: surface id %u, not 0", val);
             return false;
         }
-        return qxl_create_primary(d, async, false) && async;
+        return qxl_create_primary(d, c, false) && c != NULL;
     case QXL_IO_DESTROY_PRIMARY:
         if (val != 0) {
             qxl_guest_bug(d, "DESTROY_PRIMARY: surface id %u, not 0", val);
@@ -212,34 +216,24 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
         if (d->mode == QXL_MODE_UNDEFINED) {
             return false;
         }
-        qxl_destroy_primary(d, async);
-        return async;
+        qxl_destroy_primary(d, c);
+        return c != NULL;
     case QXL_IO_DESTROY_SURFACE_WAIT:
         if (val >= d->num_surfaces) {
-            qxl_guest_bug(d, "DESTROY_SURFACE: surface id %u out of range", val);
+            qxl_guest_bug(d, "DESTROY_SURFACE: surface id %u out of range",
+                          val);
             return false;
         }
-        if (async) {
-            qxl_spice_destroy_surface(d, val,
-                qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_DESTROY_SURFACE_ASYNC));
-        } else {
-            qxl_spice_destroy_surface(d, val, 0);
-        }
+        qxl_spice_destroy_surface(d, val, c);
         qxl_surfaces_destroyed(d, val);
-        return async;
+        return c != NULL;
     case QXL_IO_DESTROY_ALL_SURFACES:
         d->mode = QXL_MODE_UNDEFINED;
         qxl_track_reset(d);
-        if (async) {
-            qxl_spice_destroy_surfaces(d,
-                qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_DESTROY_ALL_SURFACES_ASYNC));
-            return true;
-        }
-        qxl_spice_destroy_surfaces(d, 0);
-        return false;
+        qxl_spice_destroy_surfaces(d, c);
+        return c != NULL;
     case QXL_IO_FLUSH_SURFACES_ASYNC:
-        qxl_spice_flush_surfaces(d,
-            qxl_cookie(d, QXL_COOKIE_IO, QXL_IO_FLUSH_SURFACES_ASYNC));
+        qxl_spice_flush_surfaces(d, c);
         return true;
     case QXL_IO_FLUSH_RELEASE:
         if (!qxl_ring_flush_release(d, true)) {
@@ -247,7 +241,7 @@ static bool qxl_io_dispatch(PCIQXLDevice *d, uint32_t io, uint32_t val,
         }
         return false;
     case QXL_IO_MONITORS_CONFIG_ASYNC:
-        return qxl_guest_monitors_config(d, false);
+        return qxl_guest_monitors_config(d, c);
     default:
         qxl_guest_bug(d, "unexpected I/O port %u", io);
         return false;
@@ -262,6 +256,7 @@ static void qxl_io_write(void *opaque, hwaddr addr, uint64_t data,
     uint32_t val = data;
     bool async = qxl_io_is_async(io);
     uint32_t sync_io = qxl_io_sync_twin(io);
+    QXLCookie *c;
 
     trace_qxl_io_port_write(d->id, io, val, d->mode);
 
@@ -295,10 +290,11 @@ static void qxl_io_write(void *opaque, hwaddr addr, uint64_t data,
         qemu_mutex_unlock(&d->async_lock);
     }
 
-    if (!qxl_io_dispatch(d, sync_io == io ? io : sync_io, val, async) &&
-        async) {
+    c = async ? qxl_cookie_new(qxl_io_cookie_done, io, NULL) : NULL;
+    if (!qxl_io_dispatch(d, sync_io, val, c) && c) {
         /* Nothing was started: complete now so the guest is not stuck. */
-        qxl_async_complete_io(d, io);
+        qxl_cookie_free(c);
+        qxl_io_async_done(d, io);
     }
 }
 

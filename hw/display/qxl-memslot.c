@@ -8,16 +8,14 @@
  * with MEMSLOT_ADD.  Everything the device reads from guest memory goes
  * through qxl_translate(), which bounds offset + size against the slot
  * (which lies inside one BAR): nothing else turns a guest address into a
- * host pointer.  spice-server is told of the slots too, but the commands
- * it parses are host copies (qxl-snapshot.c); only the guest's monitors
- * config still reaches it as a guest address.
+ * host pointer.  spice-server is not told of the guest's slots: all it
+ * is given are host addresses in its host memslot group (command
+ * snapshots, the primary's pixels, copies of the monitors config).
  *
  * Threads: slots[] changes on vCPU threads (ports, with the BQL) and in
  * the main loop (reset, migration), always under slots_lock; the worker
  * translates under slots_lock (qxl-snapshot.c holds it for a whole
- * command), other readers hold the BQL.  spice-server is told of a change
- * after the lock is dropped: it may be waiting for the worker, and the
- * worker for the lock.
+ * command), other readers hold the BQL.
  */
 
 #include "qemu/osdep.h"
@@ -95,23 +93,6 @@ static bool qxl_slot_locate(PCIQXLDevice *d, QXLGuestSlot *slot)
     return false;
 }
 
-static void qxl_slot_to_spice(PCIQXLDevice *d, uint32_t slot_id,
-                              QXLDevMemSlot *out)
-{
-    QXLGuestSlot *slot = &d->slots[slot_id];
-    uint8_t *host = qxl_region_host(slot->mr) + slot->mr_offset;
-
-    *out = (QXLDevMemSlot) {
-        .slot_group_id = MEMSLOT_GROUP_GUEST,
-        .slot_id = slot_id,
-        .generation = 0,
-        .virt_start = (uintptr_t)host,
-        .virt_end = (uintptr_t)host + slot->size,
-        .addr_delta = (uintptr_t)host - slot->delta,
-        .qxl_ram_size = d->num_pages * 4096,
-    };
-}
-
 /*
  * Add guest slot @slot_id over guest-physical [guest_start, guest_end).
  * @delta is subtracted from offsets (non-zero only for the COMPAT slot,
@@ -119,10 +100,9 @@ static void qxl_slot_to_spice(PCIQXLDevice *d, uint32_t slot_id,
  * which the caller reports.
  */
 bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
-                     uint64_t guest_end, uint64_t delta, bool async)
+                     uint64_t guest_end, uint64_t delta)
 {
     QXLGuestSlot new;
-    QXLDevMemSlot spice_slot;
 
     trace_qxl_slot_add(d->id, slot_id, guest_start, guest_end);
     if (slot_id >= NUM_MEMSLOTS) {
@@ -157,18 +137,13 @@ bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
     WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
         d->slots[slot_id] = new;
     }
-    qxl_slot_to_spice(d, slot_id, &spice_slot);
-    qxl_spice_add_memslot(d, &spice_slot,
-                          async ? qxl_cookie(d, QXL_COOKIE_IO,
-                                             QXL_IO_MEMSLOT_ADD_ASYNC) : 0);
     return true;
 }
 
-/* After migration: re-derive an active slot and give it back to spice. */
+/* After migration: re-derive an active slot. */
 bool qxl_memslot_restore(PCIQXLDevice *d, uint32_t slot_id)
 {
     QXLGuestSlot slot = d->slots[slot_id];
-    QXLDevMemSlot spice_slot;
     bool ok;
 
     slot.delta = 0;
@@ -178,12 +153,7 @@ bool qxl_memslot_restore(PCIQXLDevice *d, uint32_t slot_id)
     WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
         d->slots[slot_id] = slot;
     }
-    if (!slot.active) {
-        return ok;
-    }
-    qxl_slot_to_spice(d, slot_id, &spice_slot);
-    qxl_spice_add_memslot(d, &spice_slot, 0);
-    return true;
+    return ok;
 }
 
 void qxl_memslot_del(PCIQXLDevice *d, uint32_t slot_id)
@@ -196,16 +166,13 @@ void qxl_memslot_del(PCIQXLDevice *d, uint32_t slot_id)
     WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
         d->slots[slot_id].active = 0;
     }
-    qxl_spice_del_memslot(d, slot_id);
 }
 
-/* Drops spice's slots too, the HOST one included: callers re-add it. */
 void qxl_memslots_reset(PCIQXLDevice *d)
 {
     WITH_QEMU_LOCK_GUARD(&d->slots_lock) {
         memset(d->slots, 0, sizeof(d->slots));
     }
-    qxl_spice_reset_memslots(d);
 }
 
 /*

@@ -181,10 +181,10 @@ static int qxl_post_load(void *opaque, int version)
         qxl_enter_vga_mode(d);
         break;
     case QXL_MODE_NATIVE:
-        qxl_create_primary(d, false, true);
+        qxl_create_primary(d, NULL, true);
         qxl_replay_commands(d);
         if (d->guest_monitors_config) {
-            qxl_guest_monitors_config(d, true);
+            qxl_guest_monitors_config_replay(d);
         }
         break;
     case QXL_MODE_COMPAT:

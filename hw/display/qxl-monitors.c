@@ -7,7 +7,8 @@
  *
  * qxl_guest_monitors_config() runs on a vCPU thread (or in the main loop
  * after migration); qxl_client_monitors_config() is called by
- * spice-server in the main loop.
+ * spice-server in the main loop.  spice-server reads the guest's config
+ * from a host copy, never from guest memory.
  */
 
 #include "qemu/osdep.h"
@@ -93,17 +94,16 @@ int qxl_client_monitors_config(PCIQXLDevice *d, VDAgentMonitorsConfig *mc)
 }
 
 /*
- * The guest's heads (ram->monitors_config), checked, then handed to
- * spice-server.  @replay: after migration, from the saved address.
- * Returns true when the async request was started.
+ * The guest's heads at @phys, read once into a host copy that spice-server
+ * is given (it reads it on its worker thread, after the port returns) and
+ * that @c owns until the request completes.  @replay: after migration,
+ * quietly.  False when nothing was handed over.
  */
-bool qxl_guest_monitors_config(PCIQXLDevice *d, bool replay)
+static bool qxl_monitors_config_to_spice(PCIQXLDevice *d, QXLPHYSICAL phys,
+                                         QXLCookie *c, bool replay)
 {
-    QXLPHYSICAL phys = replay ? d->guest_monitors_config
-                              : le64_to_cpu(d->ram->monitors_config);
     QXLMonitorsConfig hdr;
-    QXLHead head0 = { 0 };
-    QXLGuestRange r;
+    g_autofree QXLMonitorsConfig *copy = NULL;
     uint16_t count;
 
     if (!qxl_read_guest(d, phys, &hdr, sizeof(hdr))) {
@@ -121,20 +121,43 @@ bool qxl_guest_monitors_config(PCIQXLDevice *d, bool replay)
         }
         return false;
     }
-    if (!qxl_translate(d, phys, sizeof(hdr) + count * sizeof(QXLHead), &r)) {
+    copy = g_malloc0(sizeof(*copy) + MAX(count, 1) * sizeof(QXLHead));
+    if (count && !qxl_read_guest(d, phys + sizeof(hdr), copy->heads,
+                                 count * sizeof(QXLHead))) {
         if (!replay) {
             qxl_guest_bug(d, "monitors config heads outside memslots");
         }
         return false;
     }
-    if (count >= 1) {
-        memcpy(&head0, r.host + sizeof(hdr), sizeof(head0));
-    }
-    d->primary_head_width = count == 1 ? le32_to_cpu(head0.width) : 0;
-    d->primary_head_height = count == 1 ? le32_to_cpu(head0.height) : 0;
+    /* spice-server sizes what it reads by count: the one checked. */
+    copy->count = hdr.count;
+    copy->max_allowed = hdr.max_allowed;
+    d->primary_head_width = count == 1 ? le32_to_cpu(copy->heads[0].width) : 0;
+    d->primary_head_height = count == 1 ?
+                             le32_to_cpu(copy->heads[0].height) : 0;
     d->guest_monitors_config = phys;
     trace_qxl_monitors_guest(d->id, count);
-    qxl_spice_monitors_config(d, phys, qxl_cookie(d, replay ? QXL_COOKIE_POST_LOAD : QXL_COOKIE_IO,
-                   QXL_IO_MONITORS_CONFIG_ASYNC));
-    return !replay;
+    c->owned = g_steal_pointer(&copy);
+    qxl_spice_monitors_config(d, c->owned, c);
+    return true;
+}
+
+/*
+ * MONITORS_CONFIG_ASYNC: ram->monitors_config.  Returns true when the
+ * request (and @c) was handed to spice-server.
+ */
+bool qxl_guest_monitors_config(PCIQXLDevice *d, QXLCookie *c)
+{
+    return qxl_monitors_config_to_spice(d, le64_to_cpu(d->ram->monitors_config),
+                                        c, false);
+}
+
+/* After migration: the config the source had, if it is still valid. */
+void qxl_guest_monitors_config_replay(PCIQXLDevice *d)
+{
+    QXLCookie *c = qxl_cookie_new(NULL, 0, NULL);
+
+    if (!qxl_monitors_config_to_spice(d, d->guest_monitors_config, c, true)) {
+        qxl_cookie_free(c);
+    }
 }

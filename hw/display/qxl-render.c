@@ -145,6 +145,12 @@ out:
     }
 }
 
+/* Worker thread: the end of a render request. */
+static void qxl_render_request_done(PCIQXLDevice *d, QXLCookie *c)
+{
+    qxl_render_area_done(d, 0, NULL, 0);
+}
+
 /* Main loop: the console wants a fresh picture. */
 void qxl_render_update(PCIQXLDevice *d)
 {
@@ -163,7 +169,7 @@ void qxl_render_update(PCIQXLDevice *d)
     qemu_mutex_unlock(&d->render_lock);
     trace_qxl_render_request(d->id);
     qxl_spice_update_area(d, 0, &area, true,
-                          qxl_cookie(d, QXL_COOKIE_RENDER, 0));
+                          qxl_cookie_new(qxl_render_request_done, 0, NULL));
 }
 
 void qxl_render_resize(PCIQXLDevice *d)

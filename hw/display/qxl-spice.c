@@ -1,8 +1,8 @@
 /*
- * QXL binding to spice-server: the QXLInterface callbacks spice-server's
- * worker calls, and every request the device makes of the worker
- * (spice_qxl_*) with its async cookies.  No other file of the device calls
- * spice-server.
+ * QXL binding to spice-server, calls in: the QXLInterface callbacks.  The
+ * top of the device: spice-server calls here, and these call down into the
+ * rings, the monitors config and local rendering.  Requests the device
+ * makes of spice-server (spice_qxl_*) are qxl-worker.c.
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
@@ -17,157 +17,6 @@
 #include "trace.h"
 
 #define QXL_FROM_SIN(sin) container_of(sin, PCIQXLDevice, sin)
-
-/*
- * A cookie is a small heap object whose address is the uint64 token
- * spice-server gives back in async_complete.
- */
-uint64_t qxl_cookie(PCIQXLDevice *d, QXLCookieKind kind, uint32_t io)
-{
-    QXLCookie *c = g_new0(QXLCookie, 1);
-
-    c->kind = kind;
-    c->io = io;
-    return (uintptr_t)c;
-}
-
-/* ---- calls out ------------------------------------------------------- */
-
-void qxl_spice_wakeup(PCIQXLDevice *d)
-{
-    spice_qxl_wakeup(&d->sin);
-}
-
-/* Synchronous: the worker releases what it can before it returns. */
-void qxl_spice_oom(PCIQXLDevice *d)
-{
-    spice_qxl_oom(&d->sin);
-}
-
-/* Forget every image, cursor and surface the worker holds for us. */
-void qxl_spice_reset(PCIQXLDevice *d)
-{
-    spice_qxl_reset_image_cache(&d->sin);
-    spice_qxl_reset_cursor(&d->sin);
-    spice_qxl_destroy_surfaces(&d->sin);
-}
-
-void qxl_spice_update_area(PCIQXLDevice *d, uint32_t surface_id,
-                           QXLRect *area, bool clear_dirty, uint64_t cookie)
-{
-    if (cookie) {
-        spice_qxl_update_area_async(&d->sin, surface_id, area, clear_dirty,
-                                    cookie);
-    } else {
-        spice_qxl_update_area(&d->sin, surface_id, area, NULL, 0,
-                              clear_dirty);
-    }
-}
-
-void qxl_spice_add_memslot(PCIQXLDevice *d, QXLDevMemSlot *slot,
-                           uint64_t cookie)
-{
-    if (cookie) {
-        spice_qxl_add_memslot_async(&d->sin, slot, cookie);
-    } else {
-        spice_qxl_add_memslot(&d->sin, slot);
-    }
-}
-
-void qxl_spice_del_memslot(PCIQXLDevice *d, uint32_t slot_id)
-{
-    spice_qxl_del_memslot(&d->sin, MEMSLOT_GROUP_GUEST, slot_id);
-}
-
-void qxl_spice_reset_memslots(PCIQXLDevice *d)
-{
-    spice_qxl_reset_memslots(&d->sin);
-}
-
-void qxl_spice_create_primary(PCIQXLDevice *d, QXLDevSurfaceCreate *s,
-                              uint64_t cookie)
-{
-    if (cookie) {
-        spice_qxl_create_primary_surface_async(&d->sin, 0, s, cookie);
-    } else {
-        spice_qxl_create_primary_surface(&d->sin, 0, s);
-    }
-}
-
-void qxl_spice_destroy_primary(PCIQXLDevice *d, uint64_t cookie)
-{
-    if (cookie) {
-        spice_qxl_destroy_primary_surface_async(&d->sin, 0, cookie);
-    } else {
-        spice_qxl_destroy_primary_surface(&d->sin, 0);
-    }
-}
-
-void qxl_spice_destroy_surface(PCIQXLDevice *d, uint32_t id, uint64_t cookie)
-{
-    QXLCookie *wait;
-    QemuEvent done;
-
-    if (cookie) {
-        spice_qxl_destroy_surface_async(&d->sin, id, cookie);
-        return;
-    }
-    if (id == 0) {
-        spice_qxl_destroy_surface_wait(&d->sin, id);
-        return;
-    }
-    /*
-     * spice-server's synchronous variant aborts for any surface but 0:
-     * use the async one and wait for its completion here.
-     */
-    qemu_event_init(&done, false);
-    wait = g_new0(QXLCookie, 1);
-    wait->kind = QXL_COOKIE_WAIT;
-    wait->done = &done;
-    spice_qxl_destroy_surface_async(&d->sin, id, (uintptr_t)wait);
-    qemu_event_wait(&done);
-    qemu_event_destroy(&done);
-}
-
-void qxl_spice_destroy_surfaces(PCIQXLDevice *d, uint64_t cookie)
-{
-    if (cookie) {
-        spice_qxl_destroy_surfaces_async(&d->sin, cookie);
-    } else {
-        spice_qxl_destroy_surfaces(&d->sin);
-    }
-}
-
-void qxl_spice_flush_surfaces(PCIQXLDevice *d, uint64_t cookie)
-{
-    spice_qxl_flush_surfaces_async(&d->sin, cookie);
-}
-
-void qxl_spice_loadvm_commands(PCIQXLDevice *d, QXLCommandExt *cmds,
-                               uint32_t n)
-{
-    spice_qxl_loadvm_commands(&d->sin, cmds, n);
-}
-
-void qxl_spice_monitors_config(PCIQXLDevice *d, QXLPHYSICAL phys,
-                               uint64_t cookie)
-{
-    spice_qxl_monitors_config_async(&d->sin, phys, MEMSLOT_GROUP_GUEST,
-                                    cookie);
-}
-
-void qxl_spice_driver_unload(PCIQXLDevice *d)
-{
-    spice_qxl_driver_unload(&d->sin);
-}
-
-/* Which PCI device and outputs this channel is, for the client. */
-void qxl_spice_set_device_info(PCIQXLDevice *d, const char *address)
-{
-    spice_qxl_set_device_info(&d->sin, address, 0, d->max_outputs);
-}
-
-/* ---- calls in (QXLInterface) ------------------------------------------ */
 
 static void qxl_if_attached_worker(QXLInstance *sin)
 {
@@ -254,26 +103,10 @@ static int qxl_if_flush_resources(QXLInstance *sin)
     return qxl_ring_flush_release(QXL_FROM_SIN(sin), true);
 }
 
+/* The request carries its completion (qxl-worker.c). */
 static void qxl_if_async_complete(QXLInstance *sin, uint64_t token)
 {
-    PCIQXLDevice *d = QXL_FROM_SIN(sin);
-    QXLCookie *c = (QXLCookie *)(uintptr_t)token;
-
-    trace_qxl_spice_async_complete(d->id, c->kind, c->io);
-    switch (c->kind) {
-    case QXL_COOKIE_IO:
-        qxl_async_complete_io(d, c->io);
-        break;
-    case QXL_COOKIE_RENDER:
-        qxl_render_area_done(d, 0, NULL, 0);
-        break;
-    case QXL_COOKIE_POST_LOAD:
-        break;
-    case QXL_COOKIE_WAIT:
-        qemu_event_set(c->done);
-        break;
-    }
-    g_free(c);
+    qxl_cookie_complete(QXL_FROM_SIN(sin), token);
 }
 
 static void qxl_if_update_area_complete(QXLInstance *sin, uint32_t surface_id,

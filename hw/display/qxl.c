@@ -32,83 +32,13 @@
  */
 #define QXL_SPICE_MAX_OUTPUTS 16
 
-/* ---- interrupts ------------------------------------------------------ */
-
-/*
- * Any thread: record @events in the guest-visible int_pending and let the
- * main loop re-evaluate the line.  Bits are never dropped, whatever the run
- * state: a stopped VM sees them when it resumes.
- */
-void qxl_send_events(PCIQXLDevice *d, uint32_t events)
-{
-    uint32_t old;
-
-    old = qatomic_fetch_or(&d->ram->int_pending, cpu_to_le32(events));
-    qxl_ram_set_dirty(d, &d->ram->int_pending, sizeof(d->ram->int_pending));
-    trace_qxl_irq_events(d->id, events, le32_to_cpu(old));
-    if ((le32_to_cpu(old) & events) != events) {
-        qemu_bh_schedule(d->irq_bh);
-    }
-}
-
-/* Main loop: the line follows int_pending & int_mask. */
-void qxl_update_irq(PCIQXLDevice *d)
-{
-    uint32_t pending = le32_to_cpu(qatomic_read(&d->ram->int_pending));
-    uint32_t mask = le32_to_cpu(qatomic_read(&d->ram->int_mask));
-    int level = !!(pending & mask);
-
-    trace_qxl_update_irq(d->id, pending, mask, level);
-    pci_set_irq(&d->parent_obj, level);
-}
-
-static void qxl_irq_bh(void *opaque)
-{
-    qxl_update_irq(opaque);
-}
+/* ---- bottom halves --------------------------------------------------- */
 
 /* Main loop: releases freed snapshot budget the worker waits for. */
 static void qxl_wakeup_bh(void *opaque)
 {
     qxl_spice_wakeup(opaque);
 }
-
-/*
- * A guest bug latches the device until RESET: it is logged, ERROR is
- * raised, and every port but RESET is ignored (qxl-io.c).
- */
-void qxl_guest_bug(PCIQXLDevice *d, const char *fmt, ...)
-{
-    g_autofree char *msg = NULL;
-    va_list ap;
-
-    va_start(ap, fmt);
-    msg = g_strdup_vprintf(fmt, ap);
-    va_end(ap);
-
-    qemu_log_mask(LOG_GUEST_ERROR, "qxl-%u: guest bug: %s\n", d->id, msg);
-    trace_qxl_guest_bug(d->id, msg);
-    d->guest_bug = true;
-    qxl_send_events(d, QXL_INTERRUPT_ERROR);
-}
-
-/* ---- dirty tracking of memory written behind the guest's back --------- */
-
-void qxl_rom_set_dirty(PCIQXLDevice *d)
-{
-    memory_region_set_dirty(&d->rom_bar, 0, d->rom_size);
-}
-
-void qxl_ram_set_dirty(PCIQXLDevice *d, void *ptr, size_t size)
-{
-    uint8_t *base = memory_region_get_ram_ptr(&d->vga.vram);
-    uintptr_t off = (uint8_t *)ptr - base;
-
-    if ((uint8_t *)ptr >= base && off + size <= d->vga.vram_size) {
-        memory_region_set_dirty(&d->vga.vram, off, size);
-    }
-}
-
 
 /* ---- sizes ------------------------------------------------------------ */
 
@@ -156,115 +86,6 @@ static bool qxl_init_sizes(PCIQXLDevice *d, Error **errp)
     d->vram_size = pow2ceil(vram);
     d->vgamem_size = pow2ceil(d->vgamem_size);
     return true;
-}
-
-/* ---- ROM and RAM header ---------------------------------------------- */
-
-static void qxl_init_rom(PCIQXLDevice *d)
-{
-    QXLRom *rom = d->rom;
-    QXLModes *modes = (QXLModes *)(rom + 1);
-
-    memset(rom, 0, d->rom_size);
-    rom->magic = cpu_to_le32(QXL_ROM_MAGIC);
-    rom->id = cpu_to_le32(d->id);
-    rom->log_level = cpu_to_le32(d->guestdebug);
-    rom->modes_offset = cpu_to_le32(sizeof(QXLRom));
-    rom->compression_level = cpu_to_le32(d->rom_compression_level);
-    rom->mode = cpu_to_le32(d->rom_mode);
-
-    rom->slot_gen_bits = MEMSLOT_GENERATION_BITS;
-    rom->slot_id_bits = MEMSLOT_SLOT_BITS;
-    rom->slots_start = 1;
-    rom->slots_end = NUM_MEMSLOTS - 1;
-    rom->n_surfaces = cpu_to_le32(d->num_surfaces);
-
-    d->num_modes = qxl_build_modes(modes, d->vgamem_size, qxl_modes_max());
-
-    d->ram_header_offset = d->vga.vram_size - QEMU_ALIGN_UP(sizeof(QXLRam),
-                                                            4096);
-    d->num_pages = (d->ram_header_offset - d->vgamem_size) / 4096;
-    rom->draw_area_offset = cpu_to_le32(0);
-    rom->surface0_area_size = cpu_to_le32(d->vgamem_size);
-    rom->pages_offset = cpu_to_le32(d->vgamem_size);
-    rom->num_pages = cpu_to_le32(d->num_pages);
-    rom->ram_header_offset = cpu_to_le32(d->ram_header_offset);
-
-    qxl_rom_client_monitors_init(d);
-    qxl_rom_set_dirty(d);
-}
-
-static void qxl_init_ram(PCIQXLDevice *d)
-{
-    d->ram = (QXLRam *)((uint8_t *)d->vga.vram_ptr + d->ram_header_offset);
-    memset(d->ram, 0, sizeof(*d->ram));
-    d->ram->magic = cpu_to_le32(QXL_RAM_MAGIC);
-    qxl_ring_init(d);
-    qxl_ram_set_dirty(d, d->ram, sizeof(*d->ram));
-}
-
-/* ROM, RAM header and release batch back to power-on values. */
-void qxl_reset_state(PCIQXLDevice *d)
-{
-    qxl_init_rom(d);
-    qxl_init_ram(d);
-    qemu_mutex_lock(&d->release_lock);
-    d->num_free_res = 0;
-    d->last_release_offset = 0;
-    qemu_mutex_unlock(&d->release_lock);
-    d->guest_monitors_config = 0;
-    qxl_update_irq(d);
-}
-
-/* ---- reset ------------------------------------------------------------ */
-
-/* Back to the power-on mode: VGA for qxl-vga, UNDEFINED for qxl. */
-void qxl_soft_reset(PCIQXLDevice *d)
-{
-    d->guest_bug = false;
-    qemu_mutex_lock(&d->async_lock);
-    d->current_async = -1;
-    qemu_mutex_unlock(&d->async_lock);
-    d->cmdflags = 0;
-    if (d->vga_export) {
-        qxl_enter_vga_mode(d);
-    } else {
-        d->mode = QXL_MODE_UNDEFINED;
-    }
-}
-
-/*
- * Everything spice-server holds for us goes too.  With @loadvm the guest
- * memory (ROM/RAM header, rings) is left alone: the incoming stream owns it.
- */
-void qxl_hard_reset(PCIQXLDevice *d, bool loadvm)
-{
-    /*
-     * The worker must not read the rings while they are reinitialised:
-     * stop it (all of spice-server's workers) for the duration.
-     */
-    bool running = qemu_spice_display_is_running(NULL);
-
-    trace_qxl_reset_hard(d->id, loadvm);
-    if (running) {
-        qemu_spice_display_stop();
-    }
-    if (d->mode == QXL_MODE_VGA) {
-        qxl_exit_vga_mode(d);
-    }
-    qxl_cursor_reset(d);
-    qxl_spice_reset(d);
-    qxl_track_reset(d);
-    d->mode = QXL_MODE_UNDEFINED;
-    qxl_memslots_reset(d);
-    if (!loadvm) {
-        qxl_reset_state(d);
-    }
-    qemu_spice_add_host_memslot(&d->sin);
-    qxl_soft_reset(d);
-    if (running) {
-        qemu_spice_display_start();
-    }
 }
 
 static void qxl_reset(DeviceState *dev)
@@ -334,7 +155,7 @@ static void qxl_vga_port_write(void *opaque, uint32_t addr, uint32_t val)
 
     if (d->mode != QXL_MODE_VGA && d->revision <= QXL_REVISION_STABLE_V12) {
         trace_qxl_vga_port_leaves_native(d->id, addr);
-        qxl_destroy_primary(d, false);
+        qxl_destroy_primary(d, NULL);
         qxl_soft_reset(d);
     }
     vga_ioport_write(opaque, addr, val);
@@ -364,6 +185,43 @@ static void qxl_vm_state_change(void *opaque, bool running, RunState state)
 }
 
 /* ---- realize ---------------------------------------------------------- */
+
+/*
+ * Undo what realize set up, as far as it got: the exit of a realized
+ * device, and a realize that fails late.
+ */
+static void qxl_teardown(PCIQXLDevice *d)
+{
+    if (d->vmstate_change) {
+        qemu_del_vm_change_state_handler(d->vmstate_change);
+        d->vmstate_change = NULL;
+    }
+    /*
+     * spice-server lets go of the device first: removing the interface
+     * joins its worker thread, which calls into the device until then.
+     */
+    if (d->spice_added) {
+        qxl_exit_vga_mode(d);
+        qemu_spice_remove_display(&d->sin, d->con);
+        d->spice_added = false;
+    }
+    g_clear_pointer(&d->vga_export, spice_fb_export_free);
+    g_clear_pointer(&d->irq_bh, qemu_bh_delete);
+    g_clear_pointer(&d->render_bh, qemu_bh_delete);
+    g_clear_pointer(&d->cursor_bh, qemu_bh_delete);
+    g_clear_pointer(&d->wakeup_bh, qemu_bh_delete);
+    g_clear_pointer(&d->surface_cmds, g_free);
+    qxl_surfaces_cleanup(d);
+    if (d->vga_ports_added) {
+        portio_list_del(&d->vga_port_list);
+        portio_list_destroy(&d->vga_port_list);
+        d->vga_ports_added = false;
+    }
+    if (d->con) {
+        graphic_console_close(d->con);
+        d->con = d->vga.con = NULL;
+    }
+}
 
 static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
 {
@@ -398,6 +256,12 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
                    "spice-server's limit per device)", d->max_outputs,
                    QXL_SPICE_MAX_OUTPUTS);
         return false;
+    }
+
+    if (d->debug || d->cmdlog) {
+        warn_report("qxl: '%s' is accepted for compatibility and has no "
+                    "effect; use the qxl_* trace events instead (-trace "
+                    "'qxl_*')", d->debug ? "debug" : "cmdlog");
     }
 
     pci_set_byte(&pci->config[PCI_REVISION_ID], d->revision);
@@ -449,11 +313,6 @@ static bool qxl_realize_common(PCIQXLDevice *d, Error **errp)
     object_property_add_uint64_ptr(OBJECT(d), "x-snapshot-taken",
                                    &d->snapshot_taken, OBJ_PROP_FLAG_READ);
     d->current_async = -1;
-    qemu_mutex_init(&d->slots_lock);
-    qemu_mutex_init(&d->track_lock);
-    qemu_mutex_init(&d->release_lock);
-    qemu_mutex_init(&d->async_lock);
-    qemu_mutex_init(&d->render_lock);
     d->irq_bh = qemu_bh_new_guarded(qxl_irq_bh, d,
                                     &DEVICE(d)->mem_reentrancy_guard);
     d->render_bh = qemu_bh_new_guarded(qxl_render_bh, d,
@@ -506,6 +365,7 @@ static void qxl_realize_vga(PCIDevice *pci, Error **errp)
     portio_list_init(&d->vga_port_list, OBJECT(d), qxl_vga_ports, vga, "vga");
     portio_list_set_flush_coalesced(&d->vga_port_list);
     portio_list_add(&d->vga_port_list, pci_address_space_io(pci), 0x3b0);
+    d->vga_ports_added = true;
 
     d->con = vga->con = graphic_console_init(DEVICE(d), 0, &qxl_hw_ops, d);
     d->id = qemu_console_get_index(d->con);
@@ -513,9 +373,11 @@ static void qxl_realize_vga(PCIDevice *pci, Error **errp)
         error_setg(errp, "qxl-vga must be the primary display (console 0), "
                    "but it is console %u: put it first among the display "
                    "devices, or use -device qxl for a secondary head", d->id);
+        qxl_teardown(d);
         return;
     }
     if (!qxl_realize_common(d, errp)) {
+        qxl_teardown(d);
         return;
     }
     d->vga_export = spice_fb_export_new(d->con, &d->sin);
@@ -534,37 +396,37 @@ static void qxl_realize_secondary(PCIDevice *pci, Error **errp)
     d->vga.vram_ptr = memory_region_get_ram_ptr(&d->vga.vram);
     d->con = d->vga.con = graphic_console_init(DEVICE(d), 0, &qxl_hw_ops, d);
     d->id = qemu_console_get_index(d->con);
-    qxl_realize_common(d, errp);
+    if (!qxl_realize_common(d, errp)) {
+        qxl_teardown(d);
+    }
 }
 
 static void qxl_exit(PCIDevice *pci)
 {
-    PCIQXLDevice *d = PCI_QXL(pci);
+    qxl_teardown(PCI_QXL(pci));
+}
 
-    if (d->vmstate_change) {
-        qemu_del_vm_change_state_handler(d->vmstate_change);
-    }
-    /*
-     * spice-server lets go of the device first: removing the interface
-     * joins its worker thread, which calls into the device until then.
-     */
-    if (d->spice_added) {
-        qxl_exit_vga_mode(d);
-        qemu_spice_remove_display(&d->sin, d->con);
-        d->spice_added = false;
-    }
-    if (d->vga_export) {
-        spice_fb_export_free(d->vga_export);
-    }
-    g_clear_pointer(&d->irq_bh, qemu_bh_delete);
-    g_clear_pointer(&d->render_bh, qemu_bh_delete);
-    g_clear_pointer(&d->cursor_bh, qemu_bh_delete);
-    g_clear_pointer(&d->wakeup_bh, qemu_bh_delete);
-    g_free(d->surface_cmds);
-    qxl_surfaces_cleanup(d);
-    if (d->con) {
-        graphic_console_close(d->con);
-    }
+/* The locks live as long as the object: realize may fail half-way. */
+static void qxl_instance_init(Object *obj)
+{
+    PCIQXLDevice *d = PCI_QXL(obj);
+
+    qemu_mutex_init(&d->slots_lock);
+    qemu_mutex_init(&d->track_lock);
+    qemu_mutex_init(&d->release_lock);
+    qemu_mutex_init(&d->async_lock);
+    qemu_mutex_init(&d->render_lock);
+}
+
+static void qxl_instance_finalize(Object *obj)
+{
+    PCIQXLDevice *d = PCI_QXL(obj);
+
+    qemu_mutex_destroy(&d->slots_lock);
+    qemu_mutex_destroy(&d->track_lock);
+    qemu_mutex_destroy(&d->release_lock);
+    qemu_mutex_destroy(&d->async_lock);
+    qemu_mutex_destroy(&d->render_lock);
 }
 
 /*
@@ -662,6 +524,8 @@ static const TypeInfo qxl_types[] = {
         .parent = TYPE_PCI_DEVICE,
         .abstract = true,
         .instance_size = sizeof(PCIQXLDevice),
+        .instance_init = qxl_instance_init,
+        .instance_finalize = qxl_instance_finalize,
         .class_init = qxl_class_init,
         .interfaces = (InterfaceInfo[]) {
             { INTERFACE_CONVENTIONAL_PCI_DEVICE },

@@ -3,34 +3,52 @@
  *
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
- * One file per concern; this header says who owns what:
+ * One file per concern, in layers: a file calls only files of its own
+ * layer's row or below (docs/specs/qxl.rst draws it;
+ * scripts/check-qxl-layers.py checks it).
  *
- *   qxl.c          QOM types, properties, BARs, ROM/RAM set-up, reset,
- *                  interrupts
- *   qxl-io.c       I/O port dispatch (sync and async), async bookkeeping
- *   qxl-memslot.c  memslots and the one door to guest memory
- *   qxl-snapshot.c host-owned, checked copies of commands, their budget
- *   qxl-drawable.c the checks and copies of what a drawable points to
- *   qxl-ring.c     command, cursor and release rings
- *   qxl-spice.c    the binding: QXLInterface callbacks in, spice_qxl_* out
- *   qxl-surface.c  modes (VGA/COMPAT/NATIVE), primary, the surface table
- *   qxl-cursor.c   cursor shape copy/validation, local cursor
- *   qxl-monitors.c monitors config, guest -> SPICE and client -> guest
- *   qxl-render.c   local rendering of the primary (VNC, GTK, screendump)
- *   qxl-migrate.c  VMState
+ *   qxl.c           QOM types, properties, realize, console, VGA ports
+ *   qxl-spice.c     the QXLInterface callbacks spice-server calls
+ *   ------------------------------------------------------------------
+ *   qxl-io.c        I/O port dispatch (sync and async)
+ *   qxl-migrate.c   VMState, replay into spice-server after load
+ *   ------------------------------------------------------------------
+ *   qxl-reset.c     power-on ROM/RAM state, soft and hard reset
+ *   ------------------------------------------------------------------
+ *   qxl-mode.c      modes (VGA/COMPAT/NATIVE), the primary, VGA fallback
+ *   ------------------------------------------------------------------
+ *   qxl-ring.c      command, cursor and release rings
+ *   qxl-monitors.c  monitors config, guest -> SPICE and client -> guest
+ *   qxl-render.c    local rendering of the primary (VNC, GTK, screendump)
+ *   ------------------------------------------------------------------
+ *   qxl-snapshot.c  host-owned, checked copies of commands, their budget
+ *   qxl-drawable.c  the checks and copies of what a drawable points to
+ *   qxl-walk.c      reading a command tree into a snapshot (shared)
+ *   ------------------------------------------------------------------
+ *   qxl-surface.c   surface geometry, the table of surfaces spice holds
+ *   qxl-cursor.c    cursor shapes, the cursor of local displays
+ *   ------------------------------------------------------------------
+ *   qxl-memslot.c   memslots: the one door to guest memory
+ *   ------------------------------------------------------------------
+ *   qxl-services.c  interrupts, the guest-bug latch, dirty marking
+ *   qxl-worker.c    requests to spice-server's worker (spice_qxl_*)
  *
  * Threads.  I/O handlers run on vCPU threads with the BQL.  spice-server's
  * display worker calls the QXLInterface callbacks from its own thread
- * without the BQL: they touch only the rings (guest RAM, with atomics and
- * barriers; the device's ring indices are the worker's alone), the
- * memslots (read under slots_lock, which the vCPU threads take to change
- * them), the release batch (release_lock), surface/cursor tracking
- * (track_lock), the snapshot budget (atomics) and current_async
- * (async_lock).  They read mode, cmdflags and guest_bug, which vCPU threads
- * change only while the worker is stopped or idle (a stale value costs one
- * command at most).  The IRQ line, timers, console updates and everything
- * else change only in the main loop: worker-side events set bits in
- * int_pending and schedule irq_bh or wakeup_bh.
+ * without the BQL.  What the worker side touches, and how:
+ *   - the rings in guest RAM: atomics and barriers; the device's ring
+ *     indices (cmd_cons, cursor_cons, release_prod) are the worker's alone;
+ *   - slots[]: read under slots_lock, which every writer takes;
+ *   - the release batch: release_lock; the surface table and cursor_cmd:
+ *     track_lock; current_async: async_lock; render state: render_lock;
+ *   - the snapshot budget: atomics;
+ *   - mode, primary, cmdflags, guest_bug: read only.  vCPU threads change
+ *     them while the worker is stopped (reset, migration) or has no
+ *     primary; a stale read costs at most one command, which is checked
+ *     against the surface table anyway.
+ * The IRQ line, timers, console updates and everything else change only
+ * in the main loop: worker-side events set bits in int_pending and
+ * schedule irq_bh, render_bh, cursor_bh or wakeup_bh.
  */
 
 #ifndef HW_DISPLAY_QXL_H
@@ -98,19 +116,19 @@ typedef struct QXLSurfaceState {
     void *owner;                /* the create command's snapshot */
 } QXLSurfaceState;
 
-/* Cookies handed to spice-server with async requests. */
-typedef enum QXLCookieKind {
-    QXL_COOKIE_IO,              /* a guest async port */
-    QXL_COOKIE_RENDER,          /* local rendering update_area */
-    QXL_COOKIE_POST_LOAD,       /* monitors config replayed after load */
-    QXL_COOKIE_WAIT,            /* a sync request done the async way */
-} QXLCookieKind;
-
-typedef struct QXLCookie {
-    QXLCookieKind kind;
-    uint32_t io;                /* port, for QXL_COOKIE_IO */
-    QemuEvent *done;            /* for QXL_COOKIE_WAIT */
-} QXLCookie;
+/*
+ * An async request to spice-server's worker carries its own completion
+ * (qxl-worker.c): @done runs on the worker's thread when it is over, then
+ * the cookie and the host memory it @owns are freed.
+ */
+typedef struct QXLCookie QXLCookie;
+typedef void QXLCookieDone(PCIQXLDevice *d, QXLCookie *c);
+struct QXLCookie {
+    QXLCookieDone *done;        /* NULL: nothing to do */
+    uint32_t io;                /* the guest's async port, if any */
+    void *opaque;
+    void *owned;                /* what spice-server reads, g_free()d */
+};
 
 struct PCIQXLDevice {
     PCIDevice parent_obj;
@@ -130,6 +148,7 @@ struct PCIQXLDevice {
     MemoryRegion rom_bar;             /* BAR 2 */
     MemoryRegion io_bar;              /* BAR 3 */
     PortioList vga_port_list;
+    bool vga_ports_added;
     QEMUBH *irq_bh;
     QEMUBH *render_bh;
     QEMUBH *cursor_bh;
@@ -214,19 +233,41 @@ struct PCIQXLDevice {
     bool cursor_moved;
 };
 
-/* qxl.c */
+/* ---- bottom: qxl-services.c, qxl-worker.c ----------------------------- */
+
 void qxl_send_events(PCIQXLDevice *d, uint32_t events);
 void qxl_update_irq(PCIQXLDevice *d);
+void qxl_irq_bh(void *opaque);
 void qxl_guest_bug(PCIQXLDevice *d, const char *fmt, ...) G_GNUC_PRINTF(2, 3);
-void qxl_hard_reset(PCIQXLDevice *d, bool loadvm);
-void qxl_soft_reset(PCIQXLDevice *d);
-void qxl_reset_state(PCIQXLDevice *d);
 void qxl_rom_set_dirty(PCIQXLDevice *d);
 void qxl_ram_set_dirty(PCIQXLDevice *d, void *ptr, size_t size);
 
-/* qxl-memslot.c: every guest pointer goes through these. */
+/* A NULL cookie makes a request synchronous. */
+QXLCookie *qxl_cookie_new(QXLCookieDone *done, uint32_t io, void *opaque);
+void qxl_cookie_free(QXLCookie *c);
+void qxl_cookie_complete(PCIQXLDevice *d, uint64_t token);
+void qxl_spice_wakeup(PCIQXLDevice *d);
+void qxl_spice_oom(PCIQXLDevice *d);
+void qxl_spice_reset(PCIQXLDevice *d);
+void qxl_spice_update_area(PCIQXLDevice *d, uint32_t surface_id,
+                           QXLRect *area, bool clear_dirty, QXLCookie *c);
+void qxl_spice_create_primary(PCIQXLDevice *d, QXLDevSurfaceCreate *s,
+                              QXLCookie *c);
+void qxl_spice_destroy_primary(PCIQXLDevice *d, QXLCookie *c);
+void qxl_spice_destroy_surface(PCIQXLDevice *d, uint32_t id, QXLCookie *c);
+void qxl_spice_destroy_surfaces(PCIQXLDevice *d, QXLCookie *c);
+void qxl_spice_flush_surfaces(PCIQXLDevice *d, QXLCookie *c);
+void qxl_spice_loadvm_commands(PCIQXLDevice *d, QXLCommandExt *cmds,
+                               uint32_t n);
+void qxl_spice_monitors_config(PCIQXLDevice *d, QXLMonitorsConfig *config,
+                               QXLCookie *c);
+void qxl_spice_driver_unload(PCIQXLDevice *d);
+void qxl_spice_set_device_info(PCIQXLDevice *d, const char *address);
+
+/* ---- qxl-memslot.c: every guest pointer goes through these ------------ */
+
 bool qxl_memslot_add(PCIQXLDevice *d, uint32_t slot_id, uint64_t guest_start,
-                     uint64_t guest_end, uint64_t delta, bool async);
+                     uint64_t guest_end, uint64_t delta);
 void qxl_memslot_del(PCIQXLDevice *d, uint32_t slot_id);
 void qxl_memslots_reset(PCIQXLDevice *d);
 bool qxl_memslot_restore(PCIQXLDevice *d, uint32_t slot_id);
@@ -243,55 +284,10 @@ bool qxl_host_ptr_in_ram(PCIQXLDevice *d, const void *ptr, uint64_t size,
                          uint64_t *ram_offset);
 void *qxl_ram_offset_to_host(PCIQXLDevice *d, uint64_t ram_offset);
 
-/* qxl-ring.c */
-bool qxl_ring_get_command(PCIQXLDevice *d, QXLCommandExt *ext);
-bool qxl_ring_get_cursor_command(PCIQXLDevice *d, QXLCommandExt *ext);
-bool qxl_ring_req_cmd_notification(PCIQXLDevice *d);
-bool qxl_ring_req_cursor_notification(PCIQXLDevice *d);
-void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext);
-void qxl_ring_release_snapshot(PCIQXLDevice *d, QXLSnapshot *s);
-int qxl_ring_flush_release(PCIQXLDevice *d, bool force);
-bool qxl_ring_release_empty(PCIQXLDevice *d);
-void qxl_ring_init(PCIQXLDevice *d);
-void qxl_ring_load(PCIQXLDevice *d);
-
-/* qxl-io.c */
-extern const MemoryRegionOps qxl_io_ops;
-void qxl_async_complete_io(PCIQXLDevice *d, uint32_t io);
-
 /*
- * qxl-spice.c: the binding.  Calls out to spice-server's worker; a
- * @cookie of 0 means synchronous, else it comes from qxl_cookie() and the
- * request completes through async_complete.
- */
-extern const QXLInterface qxl_interface;
-uint64_t qxl_cookie(PCIQXLDevice *d, QXLCookieKind kind, uint32_t io);
-void qxl_spice_wakeup(PCIQXLDevice *d);
-void qxl_spice_oom(PCIQXLDevice *d);
-void qxl_spice_reset(PCIQXLDevice *d);
-void qxl_spice_update_area(PCIQXLDevice *d, uint32_t surface_id,
-                           QXLRect *area, bool clear_dirty, uint64_t cookie);
-void qxl_spice_add_memslot(PCIQXLDevice *d, QXLDevMemSlot *slot,
-                           uint64_t cookie);
-void qxl_spice_del_memslot(PCIQXLDevice *d, uint32_t slot_id);
-void qxl_spice_reset_memslots(PCIQXLDevice *d);
-void qxl_spice_create_primary(PCIQXLDevice *d, QXLDevSurfaceCreate *s,
-                              uint64_t cookie);
-void qxl_spice_destroy_primary(PCIQXLDevice *d, uint64_t cookie);
-void qxl_spice_destroy_surface(PCIQXLDevice *d, uint32_t id, uint64_t cookie);
-void qxl_spice_destroy_surfaces(PCIQXLDevice *d, uint64_t cookie);
-void qxl_spice_flush_surfaces(PCIQXLDevice *d, uint64_t cookie);
-void qxl_spice_loadvm_commands(PCIQXLDevice *d, QXLCommandExt *cmds,
-                               uint32_t n);
-void qxl_spice_monitors_config(PCIQXLDevice *d, QXLPHYSICAL phys,
-                               uint64_t cookie);
-void qxl_spice_driver_unload(PCIQXLDevice *d);
-void qxl_spice_set_device_info(PCIQXLDevice *d, const char *address);
-
-/*
- * qxl-surface.c: modes, the primary, and the secondary surfaces
- * spice-server holds.  One is LIVE from the accepted command that creates
- * it, DYING once a command or port destroys it, and FREE again only when
+ * ---- qxl-surface.c: geometry, and the secondary surfaces spice-server
+ * holds.  One is LIVE from the accepted command that creates it, DYING
+ * once a command or port destroys it, and FREE again only when
  * spice-server releases its create command (it frees the surface then).
  */
 enum {
@@ -316,16 +312,10 @@ void qxl_surfaces_set_dirty(PCIQXLDevice *d);
 bool qxl_check_surface_format(uint32_t format, uint32_t width,
                               uint32_t height, int32_t stride,
                               uint32_t *bpp);
-bool qxl_create_primary(PCIQXLDevice *d, bool async, bool loadvm);
-void qxl_destroy_primary(PCIQXLDevice *d, bool async);
-bool qxl_set_mode(PCIQXLDevice *d, uint32_t index, bool loadvm);
-void qxl_enter_vga_mode(PCIQXLDevice *d);
-void qxl_exit_vga_mode(PCIQXLDevice *d);
 void qxl_track_reset(PCIQXLDevice *d);
-uint32_t qxl_build_modes(QXLModes *modes, uint32_t vgamem, uint32_t max);
-uint32_t qxl_modes_max(void);
 
-/* qxl-cursor.c */
+/* ---- qxl-cursor.c ------------------------------------------------------ */
+
 bool qxl_cursor_shape_size(PCIQXLDevice *d, const QXLCursorHeader *h,
                            uint32_t data_size, uint64_t *size);
 void qxl_cursor_accept(PCIQXLDevice *d, const QXLCursorCmd *cmd,
@@ -333,20 +323,61 @@ void qxl_cursor_accept(PCIQXLDevice *d, const QXLCursorCmd *cmd,
 void qxl_cursor_reset(PCIQXLDevice *d);
 void qxl_cursor_bh(void *opaque);
 
-/* qxl-monitors.c */
+/* qxl-snapshot.c, qxl-drawable.c, qxl-walk.c: see qxl-snapshot.h. */
+
+/* ---- qxl-ring.c -------------------------------------------------------- */
+
+bool qxl_ring_get_command(PCIQXLDevice *d, QXLCommandExt *ext);
+bool qxl_ring_get_cursor_command(PCIQXLDevice *d, QXLCommandExt *ext);
+bool qxl_ring_req_cmd_notification(PCIQXLDevice *d);
+bool qxl_ring_req_cursor_notification(PCIQXLDevice *d);
+void qxl_ring_release(PCIQXLDevice *d, QXLReleaseInfoExt ext);
+void qxl_ring_release_snapshot(PCIQXLDevice *d, QXLSnapshot *s);
+int qxl_ring_flush_release(PCIQXLDevice *d, bool force);
+bool qxl_ring_release_empty(PCIQXLDevice *d);
+void qxl_ring_init(PCIQXLDevice *d);
+void qxl_ring_load(PCIQXLDevice *d);
+
+/* ---- qxl-monitors.c ---------------------------------------------------- */
+
 void qxl_rom_client_monitors_init(PCIQXLDevice *d);
 int qxl_client_monitors_config(PCIQXLDevice *d, VDAgentMonitorsConfig *mc);
-bool qxl_guest_monitors_config(PCIQXLDevice *d, bool replay);
+bool qxl_guest_monitors_config(PCIQXLDevice *d, QXLCookie *c);
+void qxl_guest_monitors_config_replay(PCIQXLDevice *d);
 
-/* qxl-render.c */
+/* ---- qxl-render.c ------------------------------------------------------ */
+
 void qxl_render_update(PCIQXLDevice *d);
 void qxl_render_resize(PCIQXLDevice *d);
 void qxl_render_area_done(PCIQXLDevice *d, uint32_t surface_id,
                           const QXLRect *rects, uint32_t n);
 void qxl_render_bh(void *opaque);
 
-/* qxl-migrate.c */
+/* ---- qxl-mode.c -------------------------------------------------------- */
+
+uint32_t qxl_build_modes(QXLModes *modes, uint32_t vgamem, uint32_t max);
+uint32_t qxl_modes_max(void);
+bool qxl_create_primary(PCIQXLDevice *d, QXLCookie *c, bool loadvm);
+void qxl_destroy_primary(PCIQXLDevice *d, QXLCookie *c);
+bool qxl_set_mode_check(PCIQXLDevice *d, uint32_t index);
+bool qxl_set_mode(PCIQXLDevice *d, uint32_t index, bool loadvm);
+void qxl_enter_vga_mode(PCIQXLDevice *d);
+void qxl_exit_vga_mode(PCIQXLDevice *d);
+
+/* ---- qxl-reset.c ------------------------------------------------------- */
+
+void qxl_reset_state(PCIQXLDevice *d);
+void qxl_soft_reset(PCIQXLDevice *d);
+void qxl_hard_reset(PCIQXLDevice *d, bool loadvm);
+
+/* ---- qxl-io.c, qxl-migrate.c ------------------------------------------- */
+
+extern const MemoryRegionOps qxl_io_ops;
 extern const VMStateDescription vmstate_qxl;
 void qxl_dirty_for_migration(PCIQXLDevice *d);
+
+/* ---- top: qxl-spice.c -------------------------------------------------- */
+
+extern const QXLInterface qxl_interface;
 
 #endif /* HW_DISPLAY_QXL_H */

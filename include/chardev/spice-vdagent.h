@@ -22,4 +22,11 @@ bool spice_vdagent_claim(const char *owner, Error **errp);
 /* Give the channel back; @owner must be the string given to the claim. */
 void spice_vdagent_release(const char *owner);
 
+/*
+ * On a migration's destination, before the VM runs: true when spice-server
+ * gets the agent stream's state back from a client that followed the VM
+ * (seamless migration), so the stream goes on where it was.
+ */
+bool spice_vdagent_stream_migrated(void);
+
 #endif

@@ -12,8 +12,9 @@
  * on-off and double dashed; XDrawLine, XDrawLines, XDrawRectangle) and
  * what anti-aliased text and translucent images are made of, Render
  * composites: an ARGB image over the window, a solid colour through an A8
- * mask, A8 glyphs (XRenderCompositeString8); last a small marker.  The geometry below is repeated in the test, which
- * computes the picture it must see; what depends on the font is printed.
+ * mask, A8 glyphs (XRenderCompositeString8); last a small marker.  The
+ * geometry below is repeated in the test, which computes the picture it
+ * must see; what depends on the font is printed.
  *
  * Output on stdout, one line each, starting with "XDRAW: ":
  *   visual <depth> <class> <red> <green> <blue>   the window's visual
@@ -150,7 +151,8 @@ static Picture image_picture(Display *dpy, Window win, Visual *visual,
 
 static int render_setup(Display *dpy, Window win, Visual *visual, Render *r)
 {
-    XRenderPictFormat *argb32 = XRenderFindStandardFormat(dpy, PictStandardARGB32);
+    XRenderPictFormat *argb32 = XRenderFindStandardFormat(dpy,
+                                                          PictStandardARGB32);
     int event, error, stride = (GLYPH_W + 3) & ~3;
     Glyph gids[3] = { 'a', 'b', 'c' };
     XGlyphInfo info[3];
@@ -160,7 +162,8 @@ static int render_setup(Display *dpy, Window win, Visual *visual, Render *r)
         return 0;
     }
     r->a8 = XRenderFindStandardFormat(dpy, PictStandardA8);
-    r->win = XRenderCreatePicture(dpy, win, XRenderFindVisualFormat(dpy, visual),
+    r->win = XRenderCreatePicture(dpy, win,
+                                  XRenderFindVisualFormat(dpy, visual),
                                   0, NULL);
 
     r->argb = image_picture(dpy, win, visual, 32, argb32, argb);
@@ -175,7 +178,7 @@ static int render_setup(Display *dpy, Window win, Visual *visual, Render *r)
                                  .xOff = GLYPH_ADVANCE };
         for (int y = 0; y < GLYPH_H; y++) {
             for (int x = 0; x < GLYPH_W; x++) {
-                bits[i * stride * GLYPH_H + y * stride + x] = glyph_alpha(i, x, y);
+                bits[(i * GLYPH_H + y) * stride + x] = glyph_alpha(i, x, y);
             }
         }
     }
@@ -216,7 +219,9 @@ static void draw(Display *dpy, Window win, Visual *visual, int depth,
     GC pgc = XCreateGC(dpy, pixmap, 0, NULL);
     static char dash_on_off[] = { 6, 4 };
     static char dash_double[] = { 8, 4 };
-    XPoint zigzag[] = { { 360, 220 }, { 420, 280 }, { 480, 220 }, { 540, 280 } };
+    XPoint zigzag[] = {
+        { 360, 220 }, { 420, 280 }, { 480, 220 }, { 540, 280 }
+    };
     XPoint frame[] = { { 560, 220 }, { 700, 220 }, { 700, 280 }, { 560, 280 } };
 
     XSetGraphicsExposures(dpy, gc, False);
@@ -397,6 +402,7 @@ int main(void)
         }
         /* Only the last of a burst of exposures. */
         while (XCheckTypedWindowEvent(dpy, win, Expose, &ev)) {
+            continue;
         }
         draw(dpy, win, vinfo.visual, depth, font, pixmap, bitmap, img,
              &render, drawn);

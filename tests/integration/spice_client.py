@@ -38,10 +38,14 @@ class SpiceProbe:
         self.primaries = {}          # display channel id -> Surface
         self.primary_history = []    # (channel id, width, height) as created
         self.invalidates = 0
+        # Called as hook(channel id, x, y, w, h) on every display update.
+        self.invalidate_hooks = []
+        self.events = []             # (channel type, channel id, event)
         self.main = None
         self.agent_connected = False
         self.mouse_mode = None
         self.channels = []
+        self.display_channels = []
         self.errors = []
         self.clipboard_offer = None  # bytes the client serves as clipboard
         self.clipboard_received = None  # bytes the agent sent
@@ -63,16 +67,20 @@ class SpiceProbe:
             GObject.Object.connect(channel, "main-clipboard-selection",
                                    self._agent_clipboard)
         if isinstance(channel, SpiceClientGLib.DisplayChannel):
+            self.display_channels.append(channel)
             GObject.Object.connect(channel, "display-primary-create",
                                    lambda ch, fmt, w, h, stride, shmid, data:
                                    self._primary_create(cid, fmt, w, h, stride, data))
             GObject.Object.connect(channel, "display-primary-destroy",
                                    lambda ch: self.primaries.pop(cid, None))
             GObject.Object.connect(channel, "display-invalidate",
-                                   lambda ch, x, y, w, h: self._invalidate())
+                                   lambda ch, x, y, w, h:
+                                   self._invalidate(cid, x, y, w, h))
             channel.connect()
 
     def _channel_event(self, channel, event):
+        self.events.append((type(channel).__name__,
+                            channel.get_property("channel-id"), str(event)))
         if event in (SpiceClientGLib.ChannelEvent.ERROR_CONNECT,
                      SpiceClientGLib.ChannelEvent.ERROR_IO,
                      SpiceClientGLib.ChannelEvent.ERROR_LINK,
@@ -84,8 +92,10 @@ class SpiceProbe:
         self.primaries[cid] = Surface(fmt, w, h, stride, data)
         self.primary_history.append((cid, w, h))
 
-    def _invalidate(self):
+    def _invalidate(self, cid, x, y, w, h):
         self.invalidates += 1
+        for hook in self.invalidate_hooks:
+            hook(cid, x, y, w, h)
 
     def _agent_update(self, channel):
         self.agent_connected = channel.get_property("agent-connected")

@@ -48,6 +48,8 @@
 
 #define QXL_RAM_MB          16
 #define QXL_VRAM_MB         8
+#define QXL_RAM_BYTES   ((uint64_t)QXL_RAM_MB << 20)
+#define QXL_VRAM_BYTES  ((uint64_t)QXL_VRAM_MB << 20)
 #define QXL_VGAMEM_MB       8
 #define QXL_SURFACES        64
 
@@ -1150,7 +1152,7 @@ static void gen_memslot(Fuzz *f)
         QXL_BAR0_GPA, QXL_BAR1_GPA, QXL_ROM_GPA, 0, VDI_RAM_GPA,
     };
     static const uint64_t sizes[] = {
-        QXL_RAM_MB * MiB, QXL_VRAM_MB * MiB, 8 * KiB, 64 * MiB, 64 * KiB,
+        QXL_RAM_BYTES, QXL_VRAM_BYTES, 8 * KiB, 64 * MiB, 64 * KiB,
     };
     int k = small(f, ARRAY_SIZE(bases));
     uint64_t start = bases[k] + gen_u32(f, 0);
@@ -1515,7 +1517,7 @@ static void qxl_fuzz(QTestState *s, const unsigned char *data, size_t size)
     if (!(flags & 1)) {
         qtest_writeq(s, RAM(f, mem_slot.mem_start), QXL_BAR0_GPA);
         qtest_writeq(s, RAM(f, mem_slot.mem_end),
-                     QXL_BAR0_GPA + QXL_RAM_MB * MiB);
+                     QXL_BAR0_GPA + QXL_RAM_BYTES);
         qxl_out(f, QXL_IO_MEMSLOT_ADD, SLOT_BAR0);
         qtest_writeq(s, RAM(f, mem_slot.mem_start), QXL_BAR1_GPA);
         qtest_writeq(s, RAM(f, mem_slot.mem_end),
