@@ -64,7 +64,7 @@ chmod 755 "$root/init"
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 
 # The SPICE input and audio tests' helper (tests/guest/guest-io.c).
-gcc -static -O2 -Wall -o "$root/bin/guest-io" "$top/tests/guest/guest-io.c"
+cc -static -O2 -Wall -o "$root/bin/guest-io" "$top/tests/guest/guest-io.c"
 
 # Module closure of what the guest loads, from modules.dep; the input and
 # sound modules are there for the tests that load them (test_spice_*.py).
