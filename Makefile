@@ -61,6 +61,9 @@ else
 build:
 	@$(TOP)/scripts/overlay.sh $(QEMU_SRC) $(BUILD)/overlay
 	$(NINJA) -C $(QEMU_BUILD) qemu-system-x86_64
+	@# No stock SPICE file may be compiled (issue 9): ours replace them all.
+	@/usr/bin/python3 $(TOP)/scripts/check-no-stock-spice.py $(QEMU_BUILD) || \
+	    { rm -f $(BIN); exit 1; }
 	@ln -sfn qemu/qemu-system-x86_64 $(BIN)
 	@# A binary run from its build tree looks for the configured firmware
 	@# path under qemu-bundle/: point that at Debian's firmware.

@@ -3,7 +3,8 @@
 #   - Debian's linux-image-amd64 kernel, booted uncompressed (vmlinux, PVH)
 #   - an initramfs: busybox-static, the qxl and bochs (std VGA) DRM drivers
 #     and the virtio-serial modules with their dependencies, our init script,
-#     a drawn banner and tests/guest/fbcounter.c.
+#     a drawn banner, tests/guest/fbcounter.c; the input and sound modules
+#     and tests/guest/guest-io.c for the SPICE input and audio tests.
 #
 #   scripts/build-guest.sh OUT_LINK
 #
@@ -48,9 +49,14 @@ cc -static -O2 -Wall -o "$root/bin/fbcounter" "$top/tests/guest/fbcounter.c"
 chmod 755 "$root/init"
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 
-# Module closure of what the guest loads, from modules.dep.
+# The SPICE input and audio tests' helper (tests/guest/guest-io.c).
+cc -static -O2 -Wall -o "$root/bin/guest-io" "$top/tests/guest/guest-io.c"
+
+# Module closure of what the guest loads, from modules.dep; the input and
+# sound modules are there for the tests that load them (test_spice_*.py).
 modules="qxl bochs virtio_pci virtio_console uio_pci_generic"
-guest_modules "$root" $modules
+on_demand="evdev psmouse virtio_input snd_hda_codec_generic snd_hda_intel snd_pcm_oss"
+guest_modules "$root" $modules $on_demand
 echo "$modules" > "$root/etc/modules"
 guest_initrd "$root" "$dir/initrd.gz"
 

@@ -16,7 +16,8 @@ say() { printf '[deps] %s\n' "$*"; }
 
 export DEBIAN_FRONTEND=noninteractive
 
-# Build dependencies of QEMU (x86_64-softmmu with SPICE), our build helpers,
+# Build dependencies of QEMU (x86_64-softmmu with SPICE and, as Debian's
+# package, OpenGL: libepoxy, libgbm), our build helpers,
 # firmware the binary loads at run time, the demo's guest ingredients and the
 # real test peers (spice-gtk client libraries, remote-viewer), and the
 # fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov, and
@@ -27,6 +28,7 @@ pkgs=(
     python3 python3-venv flex bison
     libglib2.0-dev libpixman-1-dev zlib1g-dev libfdt-dev libslirp-dev
     libspice-server-dev libspice-protocol-dev
+    libepoxy-dev libgbm-dev
     libcap-ng-dev libattr1-dev libseccomp-dev
     seabios ipxe-qemu qemu-system-data
     busybox-static cpio kmod xz-utils zstd debootstrap e2fsprogs

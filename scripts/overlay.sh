@@ -29,10 +29,16 @@ top=$(realpath "$(dirname "$0")/..")
 # Directories of ours that mirror QEMU's layout.
 OVERLAY_DIRS="hw include ui chardev audio tests/qtest contrib"
 
-# Stock QEMU files that our files replace outright.  Listed for the record and
-# for the check below; the replacement itself is done by linking ours over them.
+# Stock QEMU files that our files replace outright: every SPICE file stock
+# QEMU 10.0 compiles (stock qxl-logger.c is simply no longer compiled).
+# Listed for the record and for the check below; the replacement itself is
+# done by linking ours over them.  After each build,
+# scripts/check-no-stock-spice.py fails the build if any stock SPICE file
+# was compiled all the same.
 REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
-          ui/spice-display.c include/ui/spice-display.h
+          ui/spice-core.c ui/spice-input.c ui/spice-display.c ui/spice-app.c
+          ui/spice-module.c include/ui/spice-display.h include/ui/qemu-spice.h
+          include/ui/qemu-spice-module.h audio/spiceaudio.c
           chardev/spice.c include/chardev/spice.h"
 
 # ---- build-file edits -----------------------------------------------------
@@ -43,6 +49,12 @@ REPLACED="hw/display/qxl.c hw/display/qxl.h hw/display/qxl-render.c
 EDITS=(
     # Trace events of our ui/spice-display.c (framebuffer export).
     "ui/trace-events|<<ui/trace-events.spice-display|"
+    # Trace events of our ui/spice-core.c, ui/spice-input.c, ui/spice-gl.c.
+    "ui/trace-events|<<ui/trace-events.spice-core|"
+    # SPICE OpenGL displays (ui/spice-gl.c, with OpenGL and GBM) and their
+    # scanout state machine (always: tests/qtest/spice-gl-state-test.c).
+    "ui/meson.build|    'spice-input.c',|    'spice-gl-state.c',"
+    "ui/meson.build|  ui_modules += {'spice-core' : spice_core_ss}|  spice_core_ss.add(when: [opengl, gbm], if_true: [files('spice-gl.c'), gbm])"
     # Our qtests (listed in tests/qtest/spice-stack/meson.build) join QEMU's.
     "tests/qtest/meson.build|qtest_executables = {}|subdir('spice-stack')"
     # Our QXL device's files instead of stock's qxl.c, qxl-logger.c and
@@ -52,6 +64,8 @@ EDITS=(
     # Who owns the VM's one SPICE agent channel (chardev/spice-vdagent.c):
     # linked whenever SPICE is, as both chardev/spice.c and vdi-port use it.
     "chardev/meson.build|    'testdev.c'))|system_ss.add(when: spice, if_true: files('spice-vdagent.c'))"
+    # Trace events of our audio/spiceaudio.c.
+    "audio/trace-events|<<audio/trace-events.spice|"
     # Trace events of our chardev/spice.c.
     "chardev/trace-events|<<chardev/trace-events.spice|"
     # The VDI port device (hw/char/vdi-port.c), its Kconfig symbol and events.

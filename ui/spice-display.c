@@ -651,7 +651,7 @@ static void fbd_set_compression_level(QXLInstance *qxl, int level)
     /* A QXL device tells its guest; we have none to tell. */
 }
 
-static void fbd_get_init_info(QXLInstance *qxl, QXLDevInitInfo *info)
+void qemu_spice_display_get_init_info(QXLInstance *qxl, QXLDevInitInfo *info)
 {
     info->num_memslots_groups = NUM_MEMSLOTS_GROUPS;
     info->num_memslots = NUM_MEMSLOTS;
@@ -722,20 +722,19 @@ static void fbd_set_client_capabilities(QXLInstance *qxl, uint8_t present,
 }
 
 /* The client's monitor layout: our head's size becomes a UI size hint. */
-static int fbd_client_monitors_config(QXLInstance *qxl,
+int qemu_spice_client_monitors_config(QemuConsole *con, int qid,
                                       VDAgentMonitorsConfig *mc)
 {
-    SpiceFbDisplay *d = container_of(qxl, SpiceFbDisplay, qxl);
-    unsigned int head = qxl->id;    /* clients number monitors by channel */
+    unsigned int head = qid;    /* clients number monitors by channel */
     QemuUIInfo info;
 
-    if (!dpy_ui_info_supported(d->con)) {
+    if (!dpy_ui_info_supported(con)) {
         return 0;
     }
     if (!mc || head >= mc->num_of_monitors) {
         return 1;
     }
-    info = *dpy_get_ui_info(d->con);
+    info = *dpy_get_ui_info(con);
     info.width = mc->monitors[head].width;
     info.height = mc->monitors[head].height;
     if (mc->flags & VD_AGENT_CONFIG_MONITORS_FLAG_PHYSICAL_SIZE) {
@@ -746,9 +745,17 @@ static int fbd_client_monitors_config(QXLInstance *qxl,
         info.width_mm = phys[head].width;
         info.height_mm = phys[head].height;
     }
-    trace_qemu_spice_ui_info(qxl->id, info.width, info.height);
-    dpy_set_ui_info(d->con, &info, false);
+    trace_qemu_spice_ui_info(qid, info.width, info.height);
+    dpy_set_ui_info(con, &info, false);
     return 1;
+}
+
+static int fbd_client_monitors_config(QXLInstance *qxl,
+                                      VDAgentMonitorsConfig *mc)
+{
+    SpiceFbDisplay *d = container_of(qxl, SpiceFbDisplay, qxl);
+
+    return qemu_spice_client_monitors_config(d->con, qxl->id, mc);
 }
 
 static const QXLInterface fbd_interface = {
@@ -759,7 +766,7 @@ static const QXLInterface fbd_interface = {
 
     .attached_worker         = fbd_attached_worker,
     .set_compression_level   = fbd_set_compression_level,
-    .get_init_info           = fbd_get_init_info,
+    .get_init_info           = qemu_spice_display_get_init_info,
     .get_command             = fbd_get_command,
     .req_cmd_notification    = fbd_req_notification,
     .release_resource        = fbd_release_resource,
@@ -818,6 +825,12 @@ void qemu_spice_display_init(void)
         if ((only && con != only) || qemu_spice_have_display_interface(con)) {
             continue;
         }
+#ifdef HAVE_SPICE_GL
+        if (qemu_spice_opengl) {
+            qemu_spice_gl_display_add(con, &error_fatal);
+            continue;
+        }
+#endif
         fbd_add_console(con);
     }
     qemu_spice_display_init_done();

@@ -31,6 +31,11 @@
 
 #include "ui/console.h"
 
+/* SPICE OpenGL displays (-spice gl=on), ui/spice-gl.c. */
+#if defined(CONFIG_OPENGL) && defined(CONFIG_GBM)
+#define HAVE_SPICE_GL 1
+#endif
+
 /* Memslot geometry every QXLInstance of ours reports to spice-server. */
 #define NUM_MEMSLOTS            8
 #define MEMSLOT_GENERATION_BITS 8
@@ -70,6 +75,29 @@ void qemu_spice_add_host_memslot(QXLInstance *qxl);
  */
 int qemu_spice_add_display(QXLInstance *qxl, QemuConsole *con);
 void qemu_spice_remove_display(QXLInstance *qxl, QemuConsole *con);
+
+/*
+ * QXLInterface.get_init_info of displays without a guest driver: our
+ * memslot geometry, one surface.
+ */
+void qemu_spice_display_get_init_info(QXLInstance *qxl, QXLDevInitInfo *info);
+
+/*
+ * The client's monitors config for the display of @con, channel @qid:
+ * that head's size as @con's UI info.  QXLInterface.client_monitors_config
+ * of displays without a guest driver.  Main loop, where spice-server
+ * calls that.
+ */
+int qemu_spice_client_monitors_config(QemuConsole *con, int qid,
+                                      VDAgentMonitorsConfig *mc);
+
+#ifdef HAVE_SPICE_GL
+/*
+ * With gl=on: a SPICE OpenGL display for @con instead of a framebuffer
+ * export.  Main loop, after egl_init().
+ */
+bool qemu_spice_gl_display_add(QemuConsole *con, Error **errp);
+#endif
 
 typedef struct SpiceFbExport SpiceFbExport;
 
