@@ -58,6 +58,10 @@ mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,etc,root,lib/modules/"$kver"}
 cp /bin/busybox "$root/bin/busybox"
 cp "$top/tests/guest/init" "$root/init"
 chmod 755 "$root/init"
+# Guest programs of make bench (tests/guest/bench-*.c), static.
+for c in "$top"/tests/guest/bench-*.c; do
+    gcc -static -O2 -I/usr/include/libdrm -o "$root/bin/$(basename "$c" .c)" "$c"
+done
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 
 # Module closure of what the guest loads, from modules.dep.
