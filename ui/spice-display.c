@@ -43,6 +43,15 @@
 #define SPICE_FB_MAX_BYTES  (256 * MiB)
 /* Largest cursor we forward; QEMU's own cursors stop at 512x512 too. */
 #define SPICE_FB_CURSOR_MAX 512
+/*
+ * Refresh interval: 30 ms while the console changes; each refresh that
+ * finds nothing doubles it, up to SPICE_FB_REFRESH_MAX_MS, so that an idle
+ * screen is looked at 8 times a second instead of 33 (each look at a VGA
+ * console snapshots its dirty log); the first change seen brings it back
+ * to 30 ms.  A change reaches the client at most that much later.
+ */
+#define SPICE_FB_REFRESH_MIN_MS GUI_REFRESH_INTERVAL_DEFAULT
+#define SPICE_FB_REFRESH_MAX_MS 120
 
 /* A drawable and the bitmap it copies, freed whole when SPICE releases it. */
 typedef struct SpiceFbDraw {
@@ -76,6 +85,7 @@ struct SpiceFbExport {
     int dirty_left, dirty_right; /* columns: union of all reports */
     bool send_all;              /* next refresh sends the whole surface */
     uint32_t image_id;
+    uint64_t refresh_ms;        /* current refresh interval */
     QEMUCursor *cursor;
     int mouse_x, mouse_y;
     bool mouse_on;
@@ -354,6 +364,14 @@ static void fb_export(SpiceFbExport *fb)
 
 /* ---- DisplayChangeListener (main loop) --------------------------------- */
 
+static void fb_set_refresh(SpiceFbExport *fb, uint64_t ms)
+{
+    if (fb->refresh_ms != ms) {
+        fb->refresh_ms = ms;
+        update_displaychangelistener(&fb->dcl, ms);
+    }
+}
+
 static void fb_gfx_update(DisplayChangeListener *dcl,
                           int x, int y, int w, int h)
 {
@@ -367,6 +385,8 @@ static void fb_gfx_update(DisplayChangeListener *dcl,
     bitmap_set(fb->dirty_rows, y1, y2 - y1);
     fb->dirty_left = MIN(fb->dirty_left, x1);
     fb->dirty_right = MAX(fb->dirty_right, x2);
+    /* A device that reports changes by itself is looked at again soon. */
+    fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
 }
 
 static void fb_gfx_switch(DisplayChangeListener *dcl, DisplaySurface *ds)
@@ -414,8 +434,13 @@ static void fb_refresh(DisplayChangeListener *dcl)
     if (!fb->exported ||
         (fb->dirty_left >= fb->dirty_right && !fb->send_all)) {
         trace_spice_fb_refresh_idle(fb->qxl->id);
+        if (!busy) {
+            fb_set_refresh(fb, MIN(fb->refresh_ms * 2,
+                                   SPICE_FB_REFRESH_MAX_MS));
+        }
         return;
     }
+    fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
     /*
      * Until the worker has taken the last batch (it may be stopped with
      * the VM), keep the dirty rows rather than pile up copies of a screen.
@@ -445,6 +470,7 @@ static void fb_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
     if (fb->started) {
         fb_queue_cursor_move(fb);
         spice_qxl_wakeup(fb->qxl);
+        fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
     }
 }
 
@@ -490,6 +516,7 @@ SpiceFbExport *spice_fb_export_new(QemuConsole *con, QXLInstance *qxl)
     fb->dcl.con = con;
     fb->mouse_on = true;
     fb->dcl.update_interval = GUI_REFRESH_INTERVAL_IDLE;   /* until started */
+    fb->refresh_ms = GUI_REFRESH_INTERVAL_IDLE;
     /* Calls fb_gfx_switch (and maybe fb_cursor_define) right away. */
     register_displaychangelistener(&fb->dcl);
     return fb;
@@ -514,7 +541,7 @@ void spice_fb_export_start(SpiceFbExport *fb)
         return;
     }
     fb->started = true;
-    update_displaychangelistener(&fb->dcl, GUI_REFRESH_INTERVAL_DEFAULT);
+    fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
     if (fb->ds) {
         fb_export(fb);
     }
@@ -527,7 +554,7 @@ void spice_fb_export_stop(SpiceFbExport *fb)
     }
     fb_unexport(fb);
     fb->started = false;
-    update_displaychangelistener(&fb->dcl, GUI_REFRESH_INTERVAL_IDLE);
+    fb_set_refresh(fb, GUI_REFRESH_INTERVAL_IDLE);
 }
 
 bool spice_fb_export_is_started(SpiceFbExport *fb)
