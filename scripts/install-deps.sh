@@ -49,7 +49,9 @@ fi
 # Build dependencies of QEMU (x86_64-softmmu with SPICE), our build helpers,
 # firmware the binary loads at run time, the demo's guest ingredients and the
 # real test peers (spice-gtk client libraries, remote-viewer), and the
-# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov.
+# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov; for make bench
+# valgrind (callgrind), matplotlib (the plot) and the DRM headers of the
+# guest's drawing program (tests/guest/bench-draw.c).
 pkgs=(
     build-essential ccache ninja-build pkg-config dpkg-dev git
     python3 python3-venv flex bison
@@ -63,6 +65,7 @@ pkgs=(
     spice-client-gtk virt-viewer
     imagemagick netcat-openbsd
     clang-14 libclang-rt-14-dev llvm-14
+    valgrind python3-matplotlib libdrm-dev
 )
 
 missing=()
