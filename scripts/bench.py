@@ -44,7 +44,7 @@ def main():
 
     a.binary = {"ours": a.ours, "stock": a.stock}
     a.rounds = 1 if a.quick else 3
-    a.ring_rounds = 2 if a.quick else 5
+    a.ring_rounds = 2 if a.quick else 8
     a.ring_commands = 20000
     a.callgrind = True
     a.idle_seconds = 5 if a.quick else 8

@@ -44,13 +44,15 @@
 /* Largest cursor we forward; QEMU's own cursors stop at 512x512 too. */
 #define SPICE_FB_CURSOR_MAX 512
 /*
- * Refresh interval: 30 ms while the console changes; each refresh that
+ * Refresh interval, as QEMU's VNC server adapts it: each refresh that
  * finds nothing doubles it, up to SPICE_FB_REFRESH_MAX_MS, so that an idle
  * screen is looked at 8 times a second instead of 33 (each look at a VGA
- * console snapshots its dirty log); the first change seen brings it back
- * to 30 ms.  A change reaches the client at most that much later.
+ * console snapshots its dirty log); each refresh that finds a change
+ * halves it, down to SPICE_FB_REFRESH_MIN_MS, so that a screen that keeps
+ * changing is sent at 60 frames a second.  A change reported by the
+ * device itself, or a cursor move, brings it to 30 ms at once.
  */
-#define SPICE_FB_REFRESH_MIN_MS GUI_REFRESH_INTERVAL_DEFAULT
+#define SPICE_FB_REFRESH_MIN_MS 16
 #define SPICE_FB_REFRESH_MAX_MS 120
 
 /* A drawable and the bitmap it copies, freed whole when SPICE releases it. */
@@ -86,6 +88,7 @@ struct SpiceFbExport {
     bool send_all;              /* next refresh sends the whole surface */
     uint32_t image_id;
     uint64_t refresh_ms;        /* current refresh interval */
+    bool refreshing;            /* in fb_refresh's graphic_hw_update() */
     QEMUCursor *cursor;
     int mouse_x, mouse_y;
     bool mouse_on;
@@ -386,7 +389,9 @@ static void fb_gfx_update(DisplayChangeListener *dcl,
     fb->dirty_left = MIN(fb->dirty_left, x1);
     fb->dirty_right = MAX(fb->dirty_right, x2);
     /* A device that reports changes by itself is looked at again soon. */
-    fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
+    if (!fb->refreshing) {
+        fb_set_refresh(fb, MIN(fb->refresh_ms, GUI_REFRESH_INTERVAL_DEFAULT));
+    }
 }
 
 static void fb_gfx_switch(DisplayChangeListener *dcl, DisplaySurface *ds)
@@ -425,7 +430,9 @@ static void fb_refresh(DisplayChangeListener *dcl)
         /* Leave the device alone (a QXL device in native mode, say). */
         return;
     }
+    fb->refreshing = true;
     graphic_hw_update(dcl->con);
+    fb->refreshing = false;
 
     WITH_QEMU_LOCK_GUARD(&fb->lock) {
         fb->stats.refreshes++;
@@ -440,7 +447,7 @@ static void fb_refresh(DisplayChangeListener *dcl)
         }
         return;
     }
-    fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
+    fb_set_refresh(fb, MAX(fb->refresh_ms / 2, SPICE_FB_REFRESH_MIN_MS));
     /*
      * Until the worker has taken the last batch (it may be stopped with
      * the VM), keep the dirty rows rather than pile up copies of a screen.
@@ -470,7 +477,7 @@ static void fb_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
     if (fb->started) {
         fb_queue_cursor_move(fb);
         spice_qxl_wakeup(fb->qxl);
-        fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
+        fb_set_refresh(fb, MIN(fb->refresh_ms, GUI_REFRESH_INTERVAL_DEFAULT));
     }
 }
 
@@ -541,7 +548,7 @@ void spice_fb_export_start(SpiceFbExport *fb)
         return;
     }
     fb->started = true;
-    fb_set_refresh(fb, SPICE_FB_REFRESH_MIN_MS);
+    fb_set_refresh(fb, GUI_REFRESH_INTERVAL_DEFAULT);
     if (fb->ds) {
         fb_export(fb);
     }
