@@ -30,7 +30,9 @@ def row(target, name, unit, better, ours_runs, stock_runs, goal=None,
     s = stock if stock is not None else summary(stock_runs)
     r = ratio(o, s)
     met = None
-    if goal and r is not None:
+    # A ratio <= 0 (a difference below the noise, such as a display part
+    # under the floor) meets nothing and fails nothing.
+    if goal and r is not None and r > 0:
         met = r <= goal[1] if goal[0] == "<=" else r >= goal[1]
     return {"target": target, "name": name, "unit": unit, "better": better,
             "ours": o, "stock": s, "ratio": r,

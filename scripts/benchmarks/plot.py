@@ -11,9 +11,11 @@ COLOURS = {True: "#2a9d4b", False: "#d1453b", None: "#7f8c99"}
 
 
 def plot(rows, path, meta):
-    rows = [r for r in rows if r["ratio"] is not None and r["ratio"] > 0]
+    # The metrics with a goal; the rest are in the table.
+    rows = [r for r in rows if r["goal"] and r["ratio"] is not None
+            and r["ratio"] > 0]
     n = len(rows)
-    fig, ax = plt.subplots(figsize=(10, 0.32 * n + 1.6))
+    fig, ax = plt.subplots(figsize=(10, 0.3 * n + 1.8))
     ys = list(range(n))[::-1]
     for y, r in zip(ys, rows):
         ratio = r["ratio"]
@@ -38,8 +40,9 @@ def plot(rows, path, meta):
     ticks = [0.01, 0.03, 0.1, 0.2, 0.5, 1, 2, 5, 10, 30]
     ax.set_xticks([math.log10(t) for t in ticks])
     ax.set_xticklabels([str(t) for t in ticks])
-    ax.set_xlabel("ours / stock (log scale); black mark: goal; line: "
-                  "ours min..max over stock's median; green met, red not")
+    ax.set_xlabel("ours / stock, log scale (black mark: goal; thin line: "
+                  "ours min..max over stock's median;\ngreen: goal met, "
+                  "red: not met)", fontsize=8)
     ax.set_title("make bench, %s (%s%d rounds, shared %d-core machine)"
                  % (meta["date"], "quick, " if meta["quick"] else "",
                     meta["rounds"], meta["cpus"]), fontsize=9)
