@@ -5,6 +5,7 @@ ours/stock and goals, and writes it as JSON (and a PNG plot).
 
   scripts/bench.py --ours BIN --stock BIN --bench QXL_BENCH --guest DIR
                    [--json FILE] [--plot FILE] [--quick] [--only P1,P3,...]
+  scripts/bench.py --publish BENCH.JSON README.rst docs/bench.png
 
 The parts (scripts/benchmarks/): P1 idle, P2 frames, P3 ring, P4 boot,
 memory, migration; see docs/benchmarks.rst.  BENCH_QUICK=1 (or --quick):
@@ -26,7 +27,35 @@ from benchmarks import common, ring  # noqa: E402
 PARTS = ["P3", "P1", "P4", "P2", "Mig"]
 
 
+def publish(json_path, readme, png):
+    """Put the table of a run (bench.json) into the README between its
+    bench-table markers, with the date and the plot (png, re-drawn)."""
+    with open(json_path) as f:
+        run = json.load(f)
+    rows, meta = run["rows"], run["meta"]
+    from benchmarks import plot
+    plot.plot(rows, png, meta)
+    rel = os.path.relpath(png, os.path.dirname(os.path.abspath(readme)))
+    text = ["", "Run of %s: %s, %d rounds (ring: %d), %.0f s."
+            % (meta["date"], "quick" if meta["quick"] else "full",
+               meta["rounds"], meta["ring_rounds"], meta["seconds"]),
+            "", ".. image:: %s" % rel, "   :width: 100%", "",
+            ".. table::", ""]
+    text += ["   " + line for line in common.rst_table(rows)]
+    text.append("")
+    with open(readme) as f:
+        s = f.read()
+    a = s.index(".. bench-table-start\n") + len(".. bench-table-start\n")
+    b = s.index(".. bench-table-end")
+    with open(readme, "w") as f:
+        f.write(s[:a] + "\n".join(text) + "\n" + s[b:])
+    print("README table and %s updated from %s" % (png, json_path))
+
+
 def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "--publish":
+        publish(*sys.argv[2:])
+        return 0
     ap = argparse.ArgumentParser()
     ap.add_argument("--ours", required=True)
     ap.add_argument("--stock", required=True)

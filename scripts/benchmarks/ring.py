@@ -68,6 +68,8 @@ def callgrind_ir(bench, qemu, who, commands):
 
 def run(args, log):
     rows = []
+    collapsed = {"ours": 0, "stock": 0}
+    total = {"ours": 0, "stock": 0}
     rounds = args.ring_rounds
     commands = args.ring_commands
     for w in WORKLOADS:
@@ -87,22 +89,22 @@ def run(args, log):
                         pick(res["ours"], "worker_cpu_us_per_command"),
                         pick(res["stock"], "worker_cpu_us_per_command"),
                         goal=("<=", 1.0)))
+        # A collapse (the worker only on spice-server's 10 ms poll, about
+        # 4,000 commands/s) shows as a run far under the others.
+        for who in ("ours", "stock"):
+            collapsed[who] += sum(1 for x in res[who]
+                                  if x and x["commands_per_second"] < 10000)
+            total[who] += len(res[who])
         if w == "fill":
-            # A collapse (the worker on spice-server's 10 ms poll) shows in
-            # the slowest run: its share of the median.
-            for who in ("ours", "stock"):
-                v = [x["commands_per_second"] for x in res[who] if x]
-                res[who + "_slowest"] = (min(v) / summary(v)["median"]
-                                         if v else None)
-            rows.append(row("P3", "fill: slowest run / median run "
-                            "(a collapse shows here)", "", "higher",
-                            [res["ours_slowest"]], [res["stock_slowest"]]))
             rows.append(row("P3", "fill: QEMU CPU per command", "us", "lower",
                             pick(res["ours"], "qemu_cpu_us_per_command"),
                             pick(res["stock"], "qemu_cpu_us_per_command")))
             rows.append(row("P3", "fill: full-ring waits", "", "lower",
                             pick(res["ours"], "full_ring_waits"),
                             pick(res["stock"], "full_ring_waits")))
+    rows.append(row("P3", "runs under 10,000 commands/s (collapsed), of %d"
+                    % total["ours"], "", "lower", [collapsed["ours"]],
+                    [collapsed["stock"]]))
     if args.callgrind:
         n = 2000
         log("P3 ring: callgrind, fill, %d commands" % n)
