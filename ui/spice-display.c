@@ -168,15 +168,17 @@ static uint32_t *fb_source_row(SpiceFbExport *fb, int y, int left, int right)
 /*
  * Compare the dirty rows with the mirror and queue one drawable per run of
  * consecutive changed rows, as wide as the columns that changed in that
- * run.  The mirror takes the new pixels as they are found.
+ * run.  The mirror takes the new pixels as they are found.  Returns
+ * whether anything was queued.
  */
-static void fb_diff_dirty(SpiceFbExport *fb)
+static bool fb_diff_dirty(SpiceFbExport *fb)
 {
     uint8_t *mbase = (uint8_t *)pixman_image_get_data(fb->mirror);
     int mstride = pixman_image_get_stride(fb->mirror);
     int l = fb->dirty_left, r = fb->dirty_right;
     int top = -1, last = -1, run_l = 0, run_r = 0;
     uint64_t rows = 0;
+    bool queued = false;
     long y;
 
     for (y = find_first_bit(fb->dirty_rows, fb->height); y < fb->height;
@@ -200,6 +202,7 @@ static void fb_diff_dirty(SpiceFbExport *fb)
 
         if (top >= 0 && y != last + 1) {
             fb_queue_draw(fb, run_l, top, run_r - run_l, last + 1 - top);
+            queued = true;
             top = -1;
         }
         if (top < 0) {
@@ -214,10 +217,12 @@ static void fb_diff_dirty(SpiceFbExport *fb)
     }
     if (top >= 0) {
         fb_queue_draw(fb, run_l, top, run_r - run_l, last + 1 - top);
+        queued = true;
     }
     WITH_QEMU_LOCK_GUARD(&fb->lock) {
         fb->stats.dirty_rows += rows;
     }
+    return queued;
 }
 
 static void fb_clear_dirty(SpiceFbExport *fb)
@@ -447,12 +452,13 @@ static void fb_refresh(DisplayChangeListener *dcl)
         }
         return;
     }
-    fb_set_refresh(fb, MAX(fb->refresh_ms / 2, SPICE_FB_REFRESH_MIN_MS));
     /*
      * Until the worker has taken the last batch (it may be stopped with
      * the VM), keep the dirty rows rather than pile up copies of a screen.
      */
     if (!busy) {
+        bool queued = true;
+
         if (fb->send_all) {
             pixman_image_composite(PIXMAN_OP_SRC, fb->ds->image, NULL,
                                    fb->mirror, 0, 0, 0, 0, 0, 0,
@@ -460,10 +466,20 @@ static void fb_refresh(DisplayChangeListener *dcl)
             fb_queue_draw(fb, 0, 0, fb->width, fb->height);
             fb->send_all = false;
         } else {
-            fb_diff_dirty(fb);
+            queued = fb_diff_dirty(fb);
         }
         fb_clear_dirty(fb);
+        if (!queued) {
+            /*
+             * Reported dirty, but the same pixels: VGA text mode redraws
+             * the cursor's cell on every refresh.  Nothing to send.
+             */
+            fb_set_refresh(fb, MIN(fb->refresh_ms * 2,
+                                   SPICE_FB_REFRESH_MAX_MS));
+            return;
+        }
     }
+    fb_set_refresh(fb, MAX(fb->refresh_ms / 2, SPICE_FB_REFRESH_MIN_MS));
     spice_qxl_wakeup(fb->qxl);
 }
 
