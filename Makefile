@@ -12,7 +12,7 @@
 #   make check-migration  the long migration runs (ping-pong, 100 + 20 moves)
 #   make lint       checkpatch.pl over our C files, the QXL layer check
 #   make stock      build stock QEMU 10.0 from the same source (the peer)
-#   make bench      benchmarks, ours vs stock, printed as ratios
+#   make bench      benchmarks, ours vs stock, printed as ratios (BENCH_QUICK=1)
 #   make fuzz       the ASan+UBSan libFuzzer build (build-fuzz/), see docs/fuzzing.rst
 #   make fuzz-check the sanitizer job of CI: qtests under ASan+UBSan, a short fuzz run
 
@@ -118,13 +118,18 @@ stock:
 lint:
 	@$(TOP)/scripts/lint.sh $(QEMU_SRC)
 
+# Benchmarks, not tests: ours and stock alternately, one table (also
+# build/bench/bench.json, bench.rst and bench.png).  BENCH_QUICK=1: one round
+# each (about 6 minutes instead of 20); BENCH_ONLY=P1,P3: some parts only.
 bench: deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build guest
 	$(NINJA) -C $(QEMU_BUILD) tests/qtest/spice-stack/qxl-bench
 	@/usr/bin/python3 $(TOP)/scripts/bench.py --ours $(BIN) \
 	    --stock "$$($(TOP)/scripts/build-stock-qemu.sh)" \
 	    --bench $(QEMU_BUILD)/tests/qtest/spice-stack/qxl-bench \
-	    --json $(BUILD)/bench/ring.json
+	    --guest $(BUILD)/guest --logdir $(BUILD)/bench/logs \
+	    --json $(BUILD)/bench/bench.json --rst $(BUILD)/bench/bench.rst \
+	    --plot $(BUILD)/bench/bench.png
 
 # The fuzzing build: clang 14, libFuzzer, ASan and UBSan.  A build dir
 # configured by ./configure --enable-fuzzing is used as it is; otherwise

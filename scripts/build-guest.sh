@@ -47,6 +47,10 @@ cp "$top/tests/guest/init" "$root/init"
 # The migration tests' frame counter (static: the initramfs has no libc).
 cc -static -O2 -Wall -o "$root/bin/fbcounter" "$top/tests/guest/fbcounter.c"
 chmod 755 "$root/init"
+# Guest programs of make bench (tests/guest/bench-*.c), static.
+for c in "$top"/tests/guest/bench-*.c; do
+    gcc -static -O2 -I/usr/include/libdrm -o "$root/bin/$(basename "$c" .c)" "$c"
+done
 /usr/bin/python3 "$top/tests/guest/mkbanner.py" "$root/etc/banner.raw"
 
 # The SPICE input and audio tests' helper (tests/guest/guest-io.c).

@@ -20,7 +20,9 @@ export DEBIAN_FRONTEND=noninteractive
 # package, OpenGL: libepoxy, libgbm), our build helpers,
 # firmware the binary loads at run time, the demo's guest ingredients and the
 # real test peers (spice-gtk client libraries, remote-viewer), and the
-# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov, and
+# fuzzing/sanitizer build's clang 14 with libFuzzer and llvm-cov;
+# for make bench valgrind (callgrind), matplotlib (the plot) and the DRM
+# headers of the guest's drawing program (tests/guest/bench-draw.c), and
 # libvirt 9.0 (daemons and virsh, without libvirt-daemon-system: no systemd
 # here; tests/integration/libvirt_hosts.py starts the daemons itself).
 pkgs=(
@@ -38,6 +40,7 @@ pkgs=(
     imagemagick netcat-openbsd
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients iproute2
     clang-14 libclang-rt-14-dev llvm-14
+    valgrind python3-matplotlib libdrm-dev
     python3-pytest python3-pytest-timeout fakeroot mmdebstrap uidmap
 )
 

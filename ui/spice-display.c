@@ -43,6 +43,17 @@
 #define SPICE_FB_MAX_BYTES  (256 * MiB)
 /* Largest cursor we forward; QEMU's own cursors stop at 512x512 too. */
 #define SPICE_FB_CURSOR_MAX 512
+/*
+ * Refresh interval, as QEMU's VNC server adapts it: each refresh that
+ * finds nothing doubles it, up to SPICE_FB_REFRESH_MAX_MS, so that an idle
+ * screen is looked at 8 times a second instead of 33 (each look at a VGA
+ * console snapshots its dirty log); each refresh that finds a change
+ * halves it, down to SPICE_FB_REFRESH_MIN_MS, so that a screen that keeps
+ * changing is sent at 60 frames a second.  A change reported by the
+ * device itself, or a cursor move, brings it to 30 ms at once.
+ */
+#define SPICE_FB_REFRESH_MIN_MS 16
+#define SPICE_FB_REFRESH_MAX_MS 120
 
 /* A drawable and the bitmap it copies, freed whole when SPICE releases it. */
 typedef struct SpiceFbDraw {
@@ -76,6 +87,8 @@ struct SpiceFbExport {
     int dirty_left, dirty_right; /* columns: union of all reports */
     bool send_all;              /* next refresh sends the whole surface */
     uint32_t image_id;
+    uint64_t refresh_ms;        /* current refresh interval */
+    bool refreshing;            /* in fb_refresh's graphic_hw_update() */
     QEMUCursor *cursor;
     int mouse_x, mouse_y;
     bool mouse_on;
@@ -155,15 +168,17 @@ static uint32_t *fb_source_row(SpiceFbExport *fb, int y, int left, int right)
 /*
  * Compare the dirty rows with the mirror and queue one drawable per run of
  * consecutive changed rows, as wide as the columns that changed in that
- * run.  The mirror takes the new pixels as they are found.
+ * run.  The mirror takes the new pixels as they are found.  Returns
+ * whether anything was queued.
  */
-static void fb_diff_dirty(SpiceFbExport *fb)
+static bool fb_diff_dirty(SpiceFbExport *fb)
 {
     uint8_t *mbase = (uint8_t *)pixman_image_get_data(fb->mirror);
     int mstride = pixman_image_get_stride(fb->mirror);
     int l = fb->dirty_left, r = fb->dirty_right;
     int top = -1, last = -1, run_l = 0, run_r = 0;
     uint64_t rows = 0;
+    bool queued = false;
     long y;
 
     for (y = find_first_bit(fb->dirty_rows, fb->height); y < fb->height;
@@ -187,6 +202,7 @@ static void fb_diff_dirty(SpiceFbExport *fb)
 
         if (top >= 0 && y != last + 1) {
             fb_queue_draw(fb, run_l, top, run_r - run_l, last + 1 - top);
+            queued = true;
             top = -1;
         }
         if (top < 0) {
@@ -201,10 +217,12 @@ static void fb_diff_dirty(SpiceFbExport *fb)
     }
     if (top >= 0) {
         fb_queue_draw(fb, run_l, top, run_r - run_l, last + 1 - top);
+        queued = true;
     }
     WITH_QEMU_LOCK_GUARD(&fb->lock) {
         fb->stats.dirty_rows += rows;
     }
+    return queued;
 }
 
 static void fb_clear_dirty(SpiceFbExport *fb)
@@ -354,6 +372,14 @@ static void fb_export(SpiceFbExport *fb)
 
 /* ---- DisplayChangeListener (main loop) --------------------------------- */
 
+static void fb_set_refresh(SpiceFbExport *fb, uint64_t ms)
+{
+    if (fb->refresh_ms != ms) {
+        fb->refresh_ms = ms;
+        update_displaychangelistener(&fb->dcl, ms);
+    }
+}
+
 static void fb_gfx_update(DisplayChangeListener *dcl,
                           int x, int y, int w, int h)
 {
@@ -367,6 +393,10 @@ static void fb_gfx_update(DisplayChangeListener *dcl,
     bitmap_set(fb->dirty_rows, y1, y2 - y1);
     fb->dirty_left = MIN(fb->dirty_left, x1);
     fb->dirty_right = MAX(fb->dirty_right, x2);
+    /* A device that reports changes by itself is looked at again soon. */
+    if (!fb->refreshing) {
+        fb_set_refresh(fb, MIN(fb->refresh_ms, GUI_REFRESH_INTERVAL_DEFAULT));
+    }
 }
 
 static void fb_gfx_switch(DisplayChangeListener *dcl, DisplaySurface *ds)
@@ -405,7 +435,9 @@ static void fb_refresh(DisplayChangeListener *dcl)
         /* Leave the device alone (a QXL device in native mode, say). */
         return;
     }
+    fb->refreshing = true;
     graphic_hw_update(dcl->con);
+    fb->refreshing = false;
 
     WITH_QEMU_LOCK_GUARD(&fb->lock) {
         fb->stats.refreshes++;
@@ -414,6 +446,10 @@ static void fb_refresh(DisplayChangeListener *dcl)
     if (!fb->exported ||
         (fb->dirty_left >= fb->dirty_right && !fb->send_all)) {
         trace_spice_fb_refresh_idle(fb->qxl->id);
+        if (!busy) {
+            fb_set_refresh(fb, MIN(fb->refresh_ms * 2,
+                                   SPICE_FB_REFRESH_MAX_MS));
+        }
         return;
     }
     /*
@@ -421,6 +457,8 @@ static void fb_refresh(DisplayChangeListener *dcl)
      * the VM), keep the dirty rows rather than pile up copies of a screen.
      */
     if (!busy) {
+        bool queued = true;
+
         if (fb->send_all) {
             pixman_image_composite(PIXMAN_OP_SRC, fb->ds->image, NULL,
                                    fb->mirror, 0, 0, 0, 0, 0, 0,
@@ -428,10 +466,20 @@ static void fb_refresh(DisplayChangeListener *dcl)
             fb_queue_draw(fb, 0, 0, fb->width, fb->height);
             fb->send_all = false;
         } else {
-            fb_diff_dirty(fb);
+            queued = fb_diff_dirty(fb);
         }
         fb_clear_dirty(fb);
+        if (!queued) {
+            /*
+             * Reported dirty, but the same pixels: VGA text mode redraws
+             * the cursor's cell on every refresh.  Nothing to send.
+             */
+            fb_set_refresh(fb, MIN(fb->refresh_ms * 2,
+                                   SPICE_FB_REFRESH_MAX_MS));
+            return;
+        }
     }
+    fb_set_refresh(fb, MAX(fb->refresh_ms / 2, SPICE_FB_REFRESH_MIN_MS));
     spice_qxl_wakeup(fb->qxl);
 }
 
@@ -445,6 +493,7 @@ static void fb_mouse_set(DisplayChangeListener *dcl, int x, int y, bool on)
     if (fb->started) {
         fb_queue_cursor_move(fb);
         spice_qxl_wakeup(fb->qxl);
+        fb_set_refresh(fb, MIN(fb->refresh_ms, GUI_REFRESH_INTERVAL_DEFAULT));
     }
 }
 
@@ -490,6 +539,7 @@ SpiceFbExport *spice_fb_export_new(QemuConsole *con, QXLInstance *qxl)
     fb->dcl.con = con;
     fb->mouse_on = true;
     fb->dcl.update_interval = GUI_REFRESH_INTERVAL_IDLE;   /* until started */
+    fb->refresh_ms = GUI_REFRESH_INTERVAL_IDLE;
     /* Calls fb_gfx_switch (and maybe fb_cursor_define) right away. */
     register_displaychangelistener(&fb->dcl);
     return fb;
@@ -514,7 +564,7 @@ void spice_fb_export_start(SpiceFbExport *fb)
         return;
     }
     fb->started = true;
-    update_displaychangelistener(&fb->dcl, GUI_REFRESH_INTERVAL_DEFAULT);
+    fb_set_refresh(fb, GUI_REFRESH_INTERVAL_DEFAULT);
     if (fb->ds) {
         fb_export(fb);
     }
@@ -527,7 +577,7 @@ void spice_fb_export_stop(SpiceFbExport *fb)
     }
     fb_unexport(fb);
     fb->started = false;
-    update_displaychangelistener(&fb->dcl, GUI_REFRESH_INTERVAL_IDLE);
+    fb_set_refresh(fb, GUI_REFRESH_INTERVAL_IDLE);
 }
 
 bool spice_fb_export_is_started(SpiceFbExport *fb)
