@@ -17,7 +17,7 @@
  * client_monitors_config run in the main loop with the BQL.  The other
  * QXLInterface callbacks, and so spice_fb_export_get_command,
  * get_cursor_command and release, run in spice-server's display worker
- * without it.  The two share only the queues and stats, under fb->lock.
+ * without it.  The two share only the queues, under fb->lock.
  */
 
 #include "qemu/osdep.h"
@@ -98,7 +98,6 @@ struct SpiceFbExport {
     QTAILQ_HEAD(, SpiceFbDraw) draws;
     SpiceFbCursorCmd *cursor_set;   /* newest shape, sent first */
     SpiceFbCursorCmd *cursor_move;  /* newest position or hide */
-    SpiceFbExportStats stats;
 };
 
 /* ---- drawables ------------------------------------------------------ */
@@ -146,8 +145,6 @@ static void fb_queue_draw(SpiceFbExport *fb, int x, int y, int w, int h)
 
     WITH_QEMU_LOCK_GUARD(&fb->lock) {
         QTAILQ_INSERT_TAIL(&fb->draws, d, next);
-        fb->stats.drawables++;
-        fb->stats.pixels_sent += (uint64_t)w * h;
     }
 }
 
@@ -177,7 +174,6 @@ static bool fb_diff_dirty(SpiceFbExport *fb)
     int mstride = pixman_image_get_stride(fb->mirror);
     int l = fb->dirty_left, r = fb->dirty_right;
     int top = -1, last = -1, run_l = 0, run_r = 0;
-    uint64_t rows = 0;
     bool queued = false;
     long y;
 
@@ -187,7 +183,6 @@ static bool fb_diff_dirty(SpiceFbExport *fb)
         uint32_t *dst = (uint32_t *)(mbase + y * mstride) + l;
         int first = 0, end = r - l;
 
-        rows++;
         while (first < end && src[first] == dst[first]) {
             first++;
         }
@@ -218,9 +213,6 @@ static bool fb_diff_dirty(SpiceFbExport *fb)
     if (top >= 0) {
         fb_queue_draw(fb, run_l, top, run_r - run_l, last + 1 - top);
         queued = true;
-    }
-    WITH_QEMU_LOCK_GUARD(&fb->lock) {
-        fb->stats.dirty_rows += rows;
     }
     return queued;
 }
@@ -440,7 +432,6 @@ static void fb_refresh(DisplayChangeListener *dcl)
     fb->refreshing = false;
 
     WITH_QEMU_LOCK_GUARD(&fb->lock) {
-        fb->stats.refreshes++;
         busy = !QTAILQ_EMPTY(&fb->draws);
     }
     if (!fb->exported ||
@@ -626,12 +617,6 @@ void spice_fb_export_release(SpiceFbExport *fb, QXLReleaseInfoExt release)
         return;
     }
     g_free((void *)(uintptr_t)release.info->id);
-}
-
-void spice_fb_export_get_stats(SpiceFbExport *fb, SpiceFbExportStats *stats)
-{
-    QEMU_LOCK_GUARD(&fb->lock);
-    *stats = fb->stats;
 }
 
 /* ---- QXLInstances for consoles without a QXL device ------------------- */

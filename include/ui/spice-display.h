@@ -101,13 +101,6 @@ bool qemu_spice_gl_display_add(QemuConsole *con, Error **errp);
 
 typedef struct SpiceFbExport SpiceFbExport;
 
-typedef struct SpiceFbExportStats {
-    uint64_t refreshes;       /* refresh ticks handled */
-    uint64_t dirty_rows;      /* rows reported dirty and compared */
-    uint64_t drawables;       /* QXL draw commands produced */
-    uint64_t pixels_sent;     /* total area of those commands */
-} SpiceFbExportStats;
-
 /*
  * Create an export of @con's surface through @qxl, whose interface must
  * already be added to the server.  It registers a DisplayChangeListener on
@@ -134,8 +127,5 @@ bool spice_fb_export_get_cursor_command(SpiceFbExport *fb, QXLCommandExt *ext);
  * made (group MEMSLOT_GROUP_HOST).
  */
 void spice_fb_export_release(SpiceFbExport *fb, QXLReleaseInfoExt release);
-
-/* Any thread: counters, for tests and trace. */
-void spice_fb_export_get_stats(SpiceFbExport *fb, SpiceFbExportStats *stats);
 
 #endif /* UI_SPICE_DISPLAY_H */
