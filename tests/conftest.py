@@ -54,16 +54,31 @@ def build(pytestconfig):
     return pytestconfig.build_tree
 
 
+def _stock(pytestconfig):
+    """Stock QEMU's binary, or None and why there is none."""
+    path = pytestconfig.getoption("stock")
+    if not path:
+        return None, ("no stock QEMU given (--stock; "
+                      "scripts/build-stock-qemu.sh prints it)")
+    if not os.access(path, os.X_OK):
+        return None, "stock QEMU %s is absent" % path
+    return os.path.abspath(path), None
+
+
 @pytest.fixture(scope="session")
 def stock_qemu(pytestconfig):
     """Stock QEMU 10.0's binary; the test is skipped without it."""
-    path = pytestconfig.getoption("stock")
+    path, why = _stock(pytestconfig)
     if not path:
-        pytest.skip("no stock QEMU given (--stock; scripts/build-stock-qemu.sh "
-                    "prints it)")
-    if not os.access(path, os.X_OK):
-        pytest.skip("stock QEMU %s is absent" % path)
-    return os.path.abspath(path)
+        pytest.skip(why)
+    return path
+
+
+@pytest.fixture(scope="session")
+def stock_qemu_if_given(pytestconfig):
+    """Stock QEMU 10.0's binary, or None: for a test whose own checks run
+    without it and that compares with stock when it can."""
+    return _stock(pytestconfig)[0]
 
 
 def log_name(item):

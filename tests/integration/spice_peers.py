@@ -122,8 +122,9 @@ class QMP:
 class Qemu:
     """One QEMU process without a guest, QMP on a Unix socket."""
 
-    def __init__(self, ctx, name, binary, args, machine="q35"):
-        self.logdir = ctx.logdir(name)
+    def __init__(self, logdir, binary, args, machine="q35"):
+        """logdir: the test's log folder (the logdir fixture)."""
+        self.logdir = logdir
         self.binary = binary
         self.qmp_path = os.path.join(self.logdir, "qmp-%d.sock" % id(self))
         if os.path.exists(self.qmp_path):
@@ -204,12 +205,11 @@ def run_to_exit(binary, args, timeout=20):
 def client(port=None, host="127.0.0.1", uri=None, password=None,
            tls_port=None, ca_file=None, cert_subject=None):
     """A SpiceProbe, not yet connected, with these session settings."""
-    probe = SpiceProbe(host, port or 0)
+    if not uri:
+        uri = ("spice://%s:%d" % (host, port) if port else
+               "spice://%s?tls-port=%d" % (host, tls_port))
+    probe = SpiceProbe(uri)
     s = probe.session
-    if not port:
-        uri = uri or "spice://%s?tls-port=%d" % (host, tls_port)
-    if uri:
-        s.set_property("uri", uri)
     if password is not None:
         s.set_property("password", password)
     if tls_port:

@@ -7,15 +7,16 @@ kernel's OSS emulation (/dev/dsp) and ALSA controls."""
 import array
 import ctypes
 import re
+import os
 import time
 
 import gi
+import pytest
 
 gi.require_version("SpiceClientGLib", "2.0")
 from gi.repository import GLib, GObject, SpiceClientGLib  # noqa: E402
 
 from spice_client import SpiceProbe  # noqa: E402
-from vm import VM  # noqa: E402
 
 ARGS = ["-vga", "qxl", "-audiodev", "spice,id=snd0",
         "-device", "ich9-intel-hda",
@@ -99,10 +100,10 @@ def _run(vm, client, command, mark, timeout=60):
     vm.wait_serial(mark + "DONE\r", timeout, pump=client.pump)
 
 
-def test_spice_audio_both_ways_and_volume(ctx):
-    name = "test_spice_audio_both_ways_and_volume"
-    with VM(ctx, name, ARGS) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port)
+@pytest.mark.timeout(300)
+def test_spice_audio_both_ways_and_volume(new_vm, logdir):
+    with new_vm(ARGS) as vm:
+        client = SpiceProbe(vm.spice_uri)
         # Audio channels exist only then; no audio backend plays them
         # (spice_audio_get() is never called): this test takes the data.
         client.session.set_property("enable-audio", True)
@@ -152,7 +153,7 @@ def test_spice_audio_both_ways_and_volume(ctx):
                               r"(\d+) min (-?\d+) max (-?\d+)",
                               vm.serial_text)
         byname = {c[0]: c for c in controls}
-        with open("%s/controls" % ctx.logdir(name), "w") as f:
+        with open(os.path.join(logdir, "controls"), "w") as f:
             f.write("\n".join(str(c) for c in controls))
         play_vol = next((n for n in byname if "Playback Volume" in n), None)
         play_sw = next((n for n in byname if "Playback Switch" in n), None)
@@ -191,6 +192,3 @@ def test_spice_audio_both_ways_and_volume(ctx):
         client.wait_for(lambda: last("record")[1], 20,
                         "record muted at the client")
         client.disconnect()
-
-
-test_spice_audio_both_ways_and_volume.timeout = 300

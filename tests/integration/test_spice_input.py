@@ -8,12 +8,12 @@ import re
 import time
 
 import gi
+import pytest
 
 gi.require_version("SpiceClientGLib", "2.0")
 from gi.repository import GObject, SpiceClientGLib  # noqa: E402
 
 from spice_client import SpiceProbe  # noqa: E402
-from vm import VM  # noqa: E402
 
 EV_KEY, EV_REL, EV_ABS = 1, 2, 3
 REL_X, REL_Y, REL_WHEEL = 0, 1, 8
@@ -95,10 +95,10 @@ def _inputs(client):
     return box
 
 
-def test_spice_keyboard_mouse_leds_mouse_mode(ctx):
-    name = "test_spice_keyboard_mouse_leds_mouse_mode"
-    with VM(ctx, name, ARGS) as vm:
-        client = SpiceProbe("127.0.0.1", vm.spice_port)
+@pytest.mark.timeout(240)
+def test_spice_keyboard_mouse_leds_mouse_mode(new_vm):
+    with new_vm(ARGS) as vm:
+        client = SpiceProbe(vm.spice_uri)
         box = _inputs(client)
         client.connect()
         vm.wait_serial("GUEST: ready", 90, pump=client.pump)
@@ -210,6 +210,3 @@ def test_spice_keyboard_mouse_leds_mouse_mode(ctx):
                         SPICE_MOUSE_MODE_SERVER, 20,
                         "server mouse mode after the tablet left")
         client.disconnect()
-
-
-test_spice_keyboard_mouse_leds_mouse_mode.timeout = 240

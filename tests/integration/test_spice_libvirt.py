@@ -13,12 +13,14 @@ import shutil
 import subprocess
 import tempfile
 
+import pytest
+
 OPENGL_FLAGS = {"spice-gl", "spice-rendernode", "egl-headless",
                 "egl-headless.rendernode"}
 OPENGL_GRAPHICS = "        <value>egl-headless</value>\n"
 
 
-def _probe(ctx, binary, logdir, who):
+def _probe(binary, logdir, who):
     # A short root: libvirt puts QMP's Unix socket under it.
     root = tempfile.mkdtemp(prefix="lv-")
     try:
@@ -47,15 +49,13 @@ def _probe_in(binary, root, logdir, who):
     return domcaps, flags
 
 
-def test_spice_libvirt_capabilities_as_stock(ctx):
-    if not ctx.stock_binary:
-        raise ctx.Skip("needs stock QEMU 10.0 (tests/run.py --stock)")
+@pytest.mark.timeout(240)
+def test_spice_libvirt_capabilities_as_stock(build, stock_qemu, logdir):
     if not shutil.which("virsh"):
-        raise ctx.Skip("needs virsh (libvirt-clients, "
-                       "libvirt-daemon-driver-qemu)")
-    logdir = ctx.logdir("test_spice_libvirt_capabilities_as_stock")
-    ours = _probe(ctx, os.path.realpath(ctx.qemu_binary), logdir, "ours")
-    stock = _probe(ctx, os.path.realpath(ctx.stock_binary), logdir, "stock")
+        pytest.skip("needs virsh (libvirt-clients, "
+                    "libvirt-daemon-driver-qemu)")
+    ours = _probe(os.path.realpath(build.qemu), logdir, "ours")
+    stock = _probe(os.path.realpath(stock_qemu), logdir, "stock")
     debian_domcaps, debian_flags = stock
     if "spice-gl" not in stock[1]:
         # Stock built without OpenGL: what Debian's build adds.
@@ -71,6 +71,3 @@ def test_spice_libvirt_capabilities_as_stock(ctx):
     for flag in ("spice", "qxl", "spice-gl",
                  "spice-rendernode"):
         assert flag in ours[1], flag
-
-
-test_spice_libvirt_capabilities_as_stock.timeout = 240

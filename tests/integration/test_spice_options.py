@@ -3,9 +3,12 @@ list as Debian's packaged QEMU 10.0, every choice of the compression and
 streaming options accepted and giving a picture in a real client, a clear
 error for every bad value, and -display spice-app starting a viewer."""
 import glob
+import json
 import os
 import subprocess
 import time
+
+import pytest
 
 from spice_peers import Qemu, client, free_tcp_port, run_to_exit
 
@@ -20,7 +23,6 @@ def _spice_params(binary):
               '{"execute":"query-command-line-options",'
               '"arguments":{"option":"spice"}}\n{"execute":"quit"}\n',
         capture_output=True, text=True, timeout=30).stdout
-    import json
     for line in out.splitlines():
         msg = json.loads(line)
         ret = msg.get("return")
@@ -30,15 +32,13 @@ def _spice_params(binary):
                          % binary)
 
 
-def test_spice_cmdline_options_as_debian(ctx):
+def test_spice_cmdline_options_as_debian(build, stock_qemu):
     """query-command-line-options for spice: what libvirt probes.  Debian's
     package is stock 10.0 built with OpenGL, which adds gl and rendernode
     (listed first, the list being in reverse order).  A stock build without
     OpenGL lacks exactly those two."""
-    if not ctx.stock_binary:
-        raise ctx.Skip("needs stock QEMU 10.0 (tests/run.py --stock)")
-    ours = _spice_params(ctx.qemu_binary)
-    stock = _spice_params(ctx.stock_binary)
+    ours = _spice_params(build.qemu)
+    stock = _spice_params(stock_qemu)
     gl = [{"name": "rendernode", "type": "string"},
           {"name": "gl", "type": "boolean"}]
     debian = stock if stock[:2] == gl else gl + stock
@@ -82,39 +82,39 @@ BAD = [
 ]
 
 
-def test_spice_bad_values_name_option_and_choices(ctx):
+def test_spice_bad_values_name_option_and_choices(build):
     """Each bad -spice value ends QEMU with status 1 and a message naming
     the option and, for a choice, the values accepted; never a crash."""
     for opts, want in BAD:
-        code, err = run_to_exit(ctx.qemu_binary, ["-spice", opts])
+        code, err = run_to_exit(build.qemu, ["-spice", opts])
         assert code == 1, "-spice %s: exit status %d, stderr %r" % (
             opts, code, err)
         for w in want:
             assert w in err, "-spice %s: %r not in %r" % (opts, w, err)
 
 
-def test_spice_gl_needs_opengl_and_render_node(ctx):
+def test_spice_gl_needs_opengl_and_render_node(build):
     """gl=on: refused with port/tls-port (local only, as stock); refused
     with the node it tried when the render node is missing or unusable;
     on a machine with a render node, accepted."""
-    code, err = run_to_exit(ctx.qemu_binary,
+    code, err = run_to_exit(build.qemu,
                             ["-spice", "port=5900,gl=on"])
     assert code == 1 and "gl=on" in err and "port" in err, err
-    code, err = run_to_exit(ctx.qemu_binary, [
+    code, err = run_to_exit(build.qemu, [
         "-spice", "unix=on,addr=/tmp/x.sock,gl=on,"
         "rendernode=/dev/dri/renderD999"])
     assert code == 1, err
     if "without OpenGL" in err:
-        raise ctx.Skip("this build has no OpenGL: " + err.strip())
+        pytest.skip("this build has no OpenGL: " + err.strip())
     assert "cannot open render node /dev/dri/renderD999" in err, err
     nodes = sorted(glob.glob("/dev/dri/renderD*"))
-    code, err = run_to_exit(ctx.qemu_binary, [
+    code, err = run_to_exit(build.qemu, [
         "-spice", "unix=on,addr=/tmp/x.sock,gl=on"])
     if not nodes:
         assert code == 1 and "no DRM render node" in err, err
         # The end-to-end GL path needs a DRM render node.
-        raise ctx.Skip("no /dev/dri/renderD* on this machine: option "
-                       "handling checked, GL scanout not run")
+        pytest.skip("no /dev/dri/renderD* on this machine: option "
+                    "handling checked, GL scanout not run")
     assert code == 0 or nodes[0] in err, err
 
 
@@ -153,10 +153,10 @@ def _moving_pixels(frames):
     return moving
 
 
-def _bios_screen(ctx, name, opts):
+def _bios_screen(binary, logdir, opts):
     port = free_tcp_port()
     args = ["-vga", "std", "-spice", "port=%d,%s,%s" % (port, BASE, opts)]
-    with Qemu(ctx, name, ctx.qemu_binary, args) as q:
+    with Qemu(logdir, binary, args) as q:
         info = q.qmp.cmd("query-spice")
         assert info["enabled"] and info["port"] == port, info
         probe = client(port).connect()
@@ -185,7 +185,8 @@ def _bios_screen(ctx, name, opts):
             probe.disconnect()
 
 
-def test_spice_compression_and_streaming_choices(ctx):
+@pytest.mark.timeout(400)
+def test_spice_compression_and_streaming_choices(build, logdir):
     """Each image-compression, jpeg-/zlib-glz-wan-compression and
     streaming-video value is accepted and the client gets the same
     picture (all image compressions are lossless; the WAN ones are off on
@@ -195,8 +196,7 @@ def test_spice_compression_and_streaming_choices(ctx):
         opts = ("image-compression=%s,jpeg-wan-compression=%s,"
                 "zlib-glz-wan-compression=%s,streaming-video=%s"
                 % (img, jpeg, zlib, stream))
-        screen, moving = _bios_screen(
-            ctx, "test_spice_compression_and_streaming_choices", opts)
+        screen, moving = _bios_screen(build.qemu, logdir, opts)
         if ref is None:
             ref, ref_moving = screen, moving
         assert screen[:2] == ref[:2], "size %s vs %s with %s" % (
@@ -214,19 +214,15 @@ def test_spice_compression_and_streaming_choices(ctx):
                               max(ys)))
 
 
-test_spice_compression_and_streaming_choices.timeout = 400
-
-
 VIEWER = """#!/bin/sh
 echo "$1" > "%s"
 """
 
 
-def test_spice_app_starts_viewer(ctx):
+def test_spice_app_starts_viewer(build, logdir):
     """-display spice-app: the desktop's spice+unix handler is started with
     the socket's URI; a client on that socket sees the display, the QMP
     port and the serial console as a port."""
-    logdir = ctx.logdir("test_spice_app_starts_viewer")
     home = os.path.join(logdir, "xdg")
     apps = os.path.join(home, "data", "applications")
     os.makedirs(apps, exist_ok=True)
@@ -251,7 +247,7 @@ def test_spice_app_starts_viewer(ctx):
                XDG_CONFIG_HOME=os.path.join(home, "config"),
                XDG_RUNTIME_DIR=run)
     sock = os.path.join(run, "qemu", "appvm", "spice.sock")
-    args = [ctx.qemu_binary, "-machine", "q35", "-nodefaults", "-m", "64M",
+    args = [build.qemu, "-machine", "q35", "-nodefaults", "-m", "64M",
             "-net", "none", "-name", "appvm", "-vga", "std",
             "-display", "spice-app", "-serial", "vc"]
     with open(os.path.join(logdir, "qemu.stderr"), "w") as err:
@@ -290,22 +286,22 @@ def test_spice_app_starts_viewer(ctx):
     assert not os.path.exists(sock), "the socket outlived QEMU"
 
 
-def test_spice_gl_scanout_end_to_end(ctx):
+@pytest.mark.timeout(120)
+def test_spice_gl_scanout_end_to_end(build, logdir):
     """gl=on with a render node: virtio-vga-gl's console (SeaBIOS's screen
     through the 2D path: uploaded into a texture, exported as a dmabuf)
     reaches a local client as a GL scanout, and draws keep coming as the
     client completes them."""
     nodes = sorted(glob.glob("/dev/dri/renderD*"))
     if not nodes:
-        raise ctx.Skip("no /dev/dri/renderD* on this machine: the GL "
-                       "scanout cannot run here")
+        pytest.skip("no /dev/dri/renderD* on this machine: the GL "
+                    "scanout cannot run here")
     from gi.repository import GObject, SpiceClientGLib
-    name = "test_spice_gl_scanout_end_to_end"
-    sock = os.path.join(ctx.logdir(name), "gl.sock")
+    sock = os.path.join(logdir, "gl.sock")
     args = ["-vga", "none", "-device", "virtio-vga-gl", "-spice",
             "unix=on,addr=%s,disable-ticketing=on,gl=on,rendernode=%s"
             % (sock, nodes[0])]
-    with Qemu(ctx, name, ctx.qemu_binary, args) as q:
+    with Qemu(logdir, build.qemu, args) as q:
         assert q.qmp.cmd("query-spice")["enabled"]
         probe = client(uri="spice+unix://" + sock)
         seen = {"draws": 0, "scanout": None}
@@ -333,6 +329,3 @@ def test_spice_gl_scanout_end_to_end(ctx):
             assert ok and w >= 640 and h >= 400, seen
         finally:
             probe.disconnect()
-
-
-test_spice_gl_scanout_end_to_end.timeout = 120

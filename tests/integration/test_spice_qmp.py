@@ -6,8 +6,12 @@ run the scenario on the same port, one after the other; what differs from
 run to run by nature (the client's port, spice-server's random connection
 ids, timestamps) is normalised, everything else must be equal field by
 field."""
+import json
+import os
 import re
 import time
+
+import pytest
 
 from spice_peers import (Qemu, client, free_tcp_port, main_channel_state,
                          SPICE_CHANNEL_MAIN, SPICE_CHANNEL_DISPLAY)
@@ -111,14 +115,14 @@ def _try(q, port, password):
     return state
 
 
-def _scenario(ctx, binary, port, name):
+def _scenario(logdir, binary, port):
     """The scenario; returns what QEMU answered and sent, normalised."""
     norm = Normaliser()
     rec = {}
     args = ["-object", "secret,id=pw0,data=%s" % PASSWORD, "-vga", "std",
             "-spice", "port=%d,addr=127.0.0.1,password-secret=pw0,"
             "image-compression=off" % port]
-    with Qemu(ctx, name, binary, args) as q:
+    with Qemu(logdir, binary, args) as q:
         rec["query-spice, no client"] = _query(q, norm)
 
         # The right password: main and display channels come up.
@@ -166,12 +170,12 @@ def _scenario(ctx, binary, port, name):
     return rec
 
 
-def _scenario_noauth(ctx, binary, port, name):
+def _scenario_noauth(logdir, binary, port):
     norm = Normaliser()
     rec = {}
     args = ["-vga", "std", "-spice",
             "port=%d,addr=127.0.0.1,disable-ticketing=on" % port]
-    with Qemu(ctx, name, binary, args) as q:
+    with Qemu(logdir, binary, args) as q:
         rec["query-spice"] = _query(q, norm)
         rec["set_password without tickets"] = q.qmp.cmd_error(
             "set_password", protocol="spice", password="x")
@@ -185,17 +189,16 @@ def _scenario_noauth(ctx, binary, port, name):
         c.wait_for(lambda: q.qmp.event_names().count(
             "SPICE_DISCONNECTED") == 2, 20, "both channels closed")
         rec["events, client gone"] = _events(q, norm)
-    with Qemu(ctx, name, binary, []) as q:
+    with Qemu(logdir, binary, []) as q:
         rec["query-spice without -spice"] = q.qmp.cmd("query-spice")
         rec["set_password without -spice"] = q.qmp.cmd_error(
             "set_password", protocol="spice", password="x")
     return rec
 
 
-def _compare(ctx, name, ours, stock):
-    import json
+def _compare(logdir, ours, stock):
     for who, rec in (("ours", ours), ("stock", stock)):
-        with open("%s/%s.json" % (ctx.logdir(name), who), "w") as f:
+        with open(os.path.join(logdir, "%s.json" % who), "w") as f:
             json.dump(rec, f, indent=1, sort_keys=True, default=str)
     diffs = []
     for k in stock:
@@ -205,15 +208,13 @@ def _compare(ctx, name, ours, stock):
     assert not diffs, "differences with stock QEMU 10.0:\n" + "\n".join(diffs)
 
 
-def test_spice_qmp_tickets_as_stock(ctx):
+@pytest.mark.timeout(300)
+def test_spice_qmp_tickets_as_stock(build, stock_qemu, logdir):
     """Tickets: right, wrong, replaced, expired; query-spice, info spice and
     the events along the way, equal to stock's field by field."""
-    if not ctx.stock_binary:
-        raise ctx.Skip("needs stock QEMU 10.0 (tests/run.py --stock)")
     port = free_tcp_port()
-    name = "test_spice_qmp_tickets_as_stock"
-    ours = _scenario(ctx, ctx.qemu_binary, port, name)
-    stock = _scenario(ctx, ctx.stock_binary, port, name)
+    ours = _scenario(logdir, build.qemu, port)
+    stock = _scenario(logdir, stock_qemu, port)
     # What the tickets must do, whatever stock does.
     assert ours["good password"] == "up", ours["good password"]
     assert ours["wrong password"] == "error-auth", ours["wrong password"]
@@ -226,40 +227,34 @@ def test_spice_qmp_tickets_as_stock(ctx):
     assert q["enabled"] and q["auth"] == "spice" and q["host"] == "127.0.0.1"
     assert {(c["channel-type"], c["channel-id"]) for c in q["channels"]} >= {
         (SPICE_CHANNEL_MAIN, 0), (SPICE_CHANNEL_DISPLAY, 0)}, q
-    _compare(ctx, name, ours, stock)
+    _compare(logdir, ours, stock)
 
 
-test_spice_qmp_tickets_as_stock.timeout = 300
-
-
-def test_spice_qmp_noauth_as_stock(ctx):
+def test_spice_qmp_noauth_as_stock(build, stock_qemu, logdir):
     """disable-ticketing, and QEMU without -spice: the same answers and
     errors as stock."""
-    if not ctx.stock_binary:
-        raise ctx.Skip("needs stock QEMU 10.0 (tests/run.py --stock)")
     port = free_tcp_port()
-    name = "test_spice_qmp_noauth_as_stock"
-    ours = _scenario_noauth(ctx, ctx.qemu_binary, port, name)
-    stock = _scenario_noauth(ctx, ctx.stock_binary, port, name)
+    ours = _scenario_noauth(logdir, build.qemu, port)
+    stock = _scenario_noauth(logdir, stock_qemu, port)
     assert ours["connect"] == "up"
     assert ours["query-spice"]["auth"] == "none"
-    _compare(ctx, name, ours, stock)
+    _compare(logdir, ours, stock)
 
 
-def _migration(ctx, binary, ports, name):
+def _migration(logdir, binary, ports):
     """A client on the source follows the VM to the destination
     (client_migrate_info, then migrate); returns what both QEMUs said."""
     norm = Normaliser()
     rec = {}
     src_port, dst_port = ports
-    sock = "%s/migrate-%s.sock" % (ctx.logdir(name), id(rec))
+    sock = os.path.join(logdir, "migrate-%s.sock" % id(rec))
     common = ["-vga", "std"]
     opts = "addr=127.0.0.1,disable-ticketing=on,seamless-migration=on"
-    dst = Qemu(ctx, name, binary, common + [
+    dst = Qemu(logdir, binary, common + [
         "-spice", "port=%d,%s" % (dst_port, opts),
         "-incoming", "unix:" + sock]).start()
     try:
-        with Qemu(ctx, name, binary, common + [
+        with Qemu(logdir, binary, common + [
                 "-spice", "port=%d,%s" % (src_port, opts)]) as src:
             c = client(src_port)
             rec["connect"] = main_channel_state(c, 20)
@@ -291,25 +286,20 @@ def _migration(ctx, binary, ports, name):
     return rec
 
 
-def test_spice_qmp_migration_as_stock(ctx):
+@pytest.mark.timeout(240)
+def test_spice_qmp_migration_as_stock(build, stock_qemu, logdir):
     """client_migrate_info and migration: the client moves to the
     destination, the source says SPICE_MIGRATE_COMPLETED and query-spice
     there says migrated; the same as stock (stock to stock)."""
-    if not ctx.stock_binary:
-        raise ctx.Skip("needs stock QEMU 10.0 (tests/run.py --stock)")
     ports = (free_tcp_port(), free_tcp_port())
-    name = "test_spice_qmp_migration_as_stock"
-    ours = _migration(ctx, ctx.qemu_binary, ports, name)
-    stock = _migration(ctx, ctx.stock_binary, ports, name)
+    ours = _migration(logdir, build.qemu, ports)
+    stock = _migration(logdir, stock_qemu, ports)
     assert ours["source query-spice"]["migrated"] is True, ours
     assert ours["destination query-spice"]["channels"], ours
-    _compare(ctx, name, ours, stock)
+    _compare(logdir, ours, stock)
 
 
-test_spice_qmp_migration_as_stock.timeout = 240
-
-
-def _add_client_session(ctx, binary, name):
+def _add_client_session(logdir, binary):
     """A client whose every channel is a socket handed to QEMU with
     getfd + add_client (no listening port at all).  A plain spice-gtk
     session: its channels ask for their socket ("open-fd") when they
@@ -317,7 +307,7 @@ def _add_client_session(ctx, binary, name):
     import socket as so
     from gi.repository import GLib, GObject, SpiceClientGLib
 
-    with Qemu(ctx, name, binary, ["-vga", "std", "-spice",
+    with Qemu(logdir, binary, ["-vga", "std", "-spice",
                                   "disable-ticketing=on"]) as q:
         keep = []
         shown = []
@@ -371,15 +361,14 @@ def _add_client_session(ctx, binary, name):
         return chans, err
 
 
-def test_spice_qmp_add_client_as_stock(ctx):
+def test_spice_qmp_add_client_as_stock(build, stock_qemu_if_given, logdir):
     """add_client: channels on sockets QEMU got with getfd work; an unknown
     fd name is an error; as stock."""
-    name = "test_spice_qmp_add_client_as_stock"
-    ours = _add_client_session(ctx, ctx.qemu_binary, name)
+    ours = _add_client_session(logdir, build.qemu)
     assert ours[0] == [(SPICE_CHANNEL_MAIN, 0, False),
                        (SPICE_CHANNEL_DISPLAY, 0, False)], ours
-    if ctx.stock_binary:
+    if stock_qemu_if_given:
         # Stock's addresses of Unix sockets are whatever its stack held:
         # compared without them.
-        stock = _add_client_session(ctx, ctx.stock_binary, name)
+        stock = _add_client_session(logdir, stock_qemu_if_given)
         assert ours == stock, (ours, stock)

@@ -6,6 +6,8 @@ that does not trust the CA or cannot do TLS is refused."""
 import os
 import subprocess
 
+import pytest
+
 from spice_peers import (Qemu, client, free_tcp_port, main_channel_state,
                          SPICE_CHANNEL_MAIN, SPICE_CHANNEL_DISPLAY)
 
@@ -58,7 +60,7 @@ def _session(q, port, tls_port, ca):
     return state, chans
 
 
-def _scenario(ctx, binary, name, certs, ports):
+def _scenario(logdir, binary, certs, ports):
     port, tls_port = ports
     ca = os.path.join(certs, "ca-cert.pem")
     other_ca = os.path.join(certs, "other", "ca-cert.pem")
@@ -66,7 +68,7 @@ def _scenario(ctx, binary, name, certs, ports):
     base = ("addr=127.0.0.1,disable-ticketing=on,port=%d,tls-port=%d,"
             "x509-dir=%s" % (port, tls_port, certs))
     # Every channel must use TLS.
-    with Qemu(ctx, name, binary,
+    with Qemu(logdir, binary,
               ["-vga", "std", "-spice", base + ",tls-channel=default"]) as q:
         info = q.qmp.cmd("query-spice")
         rec["query-spice"] = {k: info[k] for k in ("port", "tls-port",
@@ -75,12 +77,12 @@ def _scenario(ctx, binary, name, certs, ports):
         rec["all tls, untrusted CA"] = _session(q, port, tls_port, other_ca)
         rec["all tls, client without TLS"] = _session(q, port, None, None)
     # main over TLS, display in clear; the rest as the client likes.
-    with Qemu(ctx, name, binary,
+    with Qemu(logdir, binary,
               ["-vga", "std", "-spice",
                base + ",tls-channel=main,plaintext-channel=display"]) as q:
         rec["main tls, display plain"] = _session(q, port, tls_port, ca)
     # The files named one by one instead of x509-dir.
-    with Qemu(ctx, name, binary,
+    with Qemu(logdir, binary,
               ["-vga", "std", "-spice",
                "addr=127.0.0.1,disable-ticketing=on,tls-port=%d,"
                "x509-cacert-file=%s/ca-cert.pem,"
@@ -91,11 +93,13 @@ def _scenario(ctx, binary, name, certs, ports):
     return rec
 
 
-def test_spice_tls_certificates_and_channel_policy(ctx):
+@pytest.mark.timeout(240)
+def test_spice_tls_certificates_and_channel_policy(build, logdir,
+                                                   stock_qemu_if_given):
     name = "test_spice_tls_certificates_and_channel_policy"
-    certs = make_certs(os.path.join(ctx.logdir(name), "pki"), name)
+    certs = make_certs(os.path.join(logdir, "pki"), name)
     ports = (free_tcp_port(), free_tcp_port())
-    ours = _scenario(ctx, ctx.qemu_binary, name, certs, ports)
+    ours = _scenario(logdir, build.qemu, certs, ports)
     m, d = SPICE_CHANNEL_MAIN, SPICE_CHANNEL_DISPLAY
     assert ours["all tls"] == ("up", [(m, 0, True), (d, 0, True)]), ours
     assert ours["all tls, untrusted CA"][0] == "error-tls", ours
@@ -104,11 +108,8 @@ def test_spice_tls_certificates_and_channel_policy(ctx):
         "up", [(m, 0, True), (d, 0, False)]), ours
     assert ours["tls only, files"] == (
         "up", [(m, 0, True), (d, 0, True)]), ours
-    if ctx.stock_binary:
-        stock = _scenario(ctx, ctx.stock_binary, name, certs, ports)
+    if stock_qemu_if_given:
+        stock = _scenario(logdir, stock_qemu_if_given, certs, ports)
         assert ours == stock, "ours %s\nstock %s" % (ours, stock)
-    with open(os.path.join(ctx.logdir(name), "results"), "w") as f:
+    with open(os.path.join(logdir, "results"), "w") as f:
         f.write("%s\n" % ours)
-
-
-test_spice_tls_certificates_and_channel_policy.timeout = 240
