@@ -20,12 +20,18 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
+sys.path.insert(0, os.path.join(TOP, "tests"))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 sys.path.insert(0, os.path.join(TOP, "tests", "guest"))
 
+# vm.py is built on QEMU's own python/qemu, from the tree we were built from.
+from build_tree import BuildTree  # noqa: E402
+
+BuildTree(os.path.join(TOP, "build")).use_qemu_python()
+
 import pattern  # noqa: E402
 from spice_client import SpiceProbe  # noqa: E402
-from vm import VM, free_tcp_port  # noqa: E402
+from vm import VM as TestVM, free_tcp_port  # noqa: E402
 
 from .common import alternate, pick, row, summary  # noqa: E402
 
@@ -39,17 +45,20 @@ COMMON = ["-display", "none", "-name", "bench,debug-threads=on"]
 
 
 class Ctx:
-    """What vm.VM wants of a test context."""
+    """Where a run's VMs log, which guest they boot, which QEMU runs them."""
 
     def __init__(self, logroot, guest_dir, binary):
         self.logroot = logroot
         self.guest_dir = guest_dir
         self.qemu_binary = binary
 
-    def logdir(self, name):
-        d = os.path.join(self.logroot, name)
-        os.makedirs(d, exist_ok=True)
-        return d
+
+def VM(ctx, name, args, spice=True, memory="512M", append=""):
+    """The tests' vm.VM (QEMU's QEMUMachine with our guest), SPICE on a
+    loopback TCP port, logging under the run's folder."""
+    return TestVM(ctx.qemu_binary, os.path.join(ctx.logroot, name), args,
+                  ctx.guest_dir, memory=memory, append=append, spice=spice,
+                  spice_port=0 if spice else None)
 
 
 # ---- /proc ---------------------------------------------------------------
@@ -107,8 +116,8 @@ class FrameCounter(SpiceProbe):
     """A SpiceProbe that counts client updates, and the frames of
     bench-draw: the distinct values of pixel (0, 0) seen after updates."""
 
-    def __init__(self, host, port):
-        super().__init__(host, port)
+    def __init__(self, uri):
+        super().__init__(uri)
         self.updates = 0
         self.frames = 0
         self.last = None
@@ -133,7 +142,7 @@ class FrameCounter(SpiceProbe):
 
 
 def connect_client(vm, timeout=30):
-    c = FrameCounter("127.0.0.1", vm.spice_port).connect()
+    c = FrameCounter(vm.spice_uri).connect()
     c.wait_for(lambda: 0 in c.primaries, timeout, "a primary surface")
     return c
 
@@ -160,7 +169,7 @@ def idle_once(ctx, name, args, mode, spice, settle, seconds):
         client = connect_client(vm) if spice else None
         pump = client.pump if client else time.sleep
         pump(settle)
-        pid = vm.proc.pid
+        pid = vm.get_pid()
         u0 = client.updates if client else 0
         b = threads(pid)
         t0 = time.monotonic()
@@ -245,7 +254,7 @@ P2_CONFIGS = [
 
 def boot_guest(ctx, name, dev, bound, memory="256M", extra=()):
     vm = VM(ctx, name, COMMON + dev + list(extra), memory=memory)
-    vm.start()
+    vm.launch()
     try:
         vm.wait_serial("GUEST: ready", 90)
         if bound not in vm.serial_text:
@@ -255,7 +264,7 @@ def boot_guest(ctx, name, dev, bound, memory="256M", extra=()):
                  "echo QUIET-$((6*7))")
         vm.wait_serial("QUIET-42", 30)
     except Exception:
-        vm.stop()
+        vm.shutdown()
         raise
     return vm
 
@@ -264,7 +273,7 @@ def wait_after(vm, mark, needle, timeout, pump):
     """Wait for needle in the serial log after offset mark."""
     deadline = time.monotonic() + timeout
     while needle not in vm.serial_text[mark:]:
-        if time.monotonic() > deadline or vm.proc.poll() is not None:
+        if time.monotonic() > deadline or not vm.is_running():
             raise RuntimeError("no %r from the guest: %s"
                                % (needle, vm.serial_text[-300:]))
         pump(0.05)
@@ -276,7 +285,7 @@ def frames_once(ctx, name, dev, bound, modes, warmup, seconds):
     try:
         client = connect_client(vm)
         client.pump(1)
-        pid = vm.proc.pid
+        pid = vm.get_pid()
         for mode in modes:
             mark = len(vm.serial_text)
             vm.shell("bench-draw %s %d" % (mode, int(warmup + seconds + 2)))
@@ -305,13 +314,13 @@ def frames_once(ctx, name, dev, bound, modes, warmup, seconds):
             }
             client.pump(1)
         try:
-            out["peak"] = vm.qmp.cmd("qom-get", path="/machine/peripheral/"
+            out["peak"] = vm.cmd("qom-get", path="/machine/peripheral/"
                                      "video0", property="x-snapshot-peak")
         except Exception:
             out["peak"] = None
         client.disconnect()
     finally:
-        vm.stop()
+        vm.shutdown()
     return out
 
 
@@ -378,18 +387,18 @@ def banner_seen(client):
 def boot_once(ctx, name):
     vm = VM(ctx, name, COMMON + QXL_LIBVIRT, memory="512M")
     t0 = time.monotonic()
-    vm.start()
+    vm.launch()
     try:
-        client = FrameCounter("127.0.0.1", vm.spice_port).connect()
+        client = FrameCounter(vm.spice_uri).connect()
         client.wait_for(lambda: banner_seen(client), 90,
                         "the guest's banner")
         boot = time.monotonic() - t0
         vm.wait_serial("GUEST: ready", 30, pump=client.pump)
         client.pump(2)
-        rss = rss_kib(vm.proc.pid) / 1024
+        rss = rss_kib(vm.get_pid()) / 1024
         client.disconnect()
     finally:
-        vm.stop()
+        vm.shutdown()
     return {"boot": boot, "rss": rss}
 
 
@@ -422,29 +431,29 @@ def migrate_once(ctx, name, draw_seconds=3, timeout=90):
     dst = VM(ctx, name + "-dst", COMMON + QXL_LIBVIRT + [
         "-incoming", "tcp:127.0.0.1:%d" % port], memory="512M")
     try:
-        dst.start()
+        dst.launch()
         mark = len(src.serial_text)
         src.shell("bench-draw full 0 &")
         wait_after(src, mark, "BENCH: drawing full", 30, time.sleep)
         time.sleep(draw_seconds)
-        src.qmp.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 30})
-        src.qmp.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
+        src.cmd("migrate-set-parameters", **{"max-bandwidth": 1 << 30})
+        src.cmd("migrate", uri="tcp:127.0.0.1:%d" % port)
         deadline = time.monotonic() + timeout
         while True:
-            info = src.qmp.cmd("query-migrate")
+            info = src.cmd("query-migrate")
             st = info.get("status")
             if st == "completed":
                 break
             if st in ("failed", "cancelled") or time.monotonic() > deadline:
-                src.qmp.cmd("migrate_cancel")
+                src.cmd("migrate_cancel")
                 raise RuntimeError("migration %s" % st)
             time.sleep(0.1)
         return {"downtime": info.get("downtime"),
                 "total": info.get("total-time"),
                 "mib": info.get("ram", {}).get("transferred", 0) / 2**20}
     finally:
-        dst.stop()
-        src.stop()
+        dst.shutdown()
+        src.shutdown()
 
 
 def run_migration(args, log):
