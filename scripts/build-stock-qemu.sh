@@ -66,28 +66,36 @@ fi
 out="$cache/stock-$ver"
 bin="$out/qemu-system-x86_64"
 
+# As Debian's package (and our ./configure): SPICE and OpenGL.
+args=(
+    --python=/usr/bin/python3
+    --target-list=x86_64-softmmu
+    --enable-spice
+    --enable-opengl
+    --disable-docs
+    --disable-install-blobs
+    --disable-user
+    --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/share/ipxe/qemu
+)
+if command -v ccache >/dev/null; then
+    args+=(--cc="ccache cc" --cxx="ccache c++")
+fi
+# A build configured with other arguments is configured again.
+if [ -f "$out/build.ninja" ] &&
+   [ "$(cat "$out/.stock-args" 2>/dev/null)" != "${args[*]}" ]; then
+    rm -f "$out/build.ninja"
+fi
 if [ ! -f "$out/build.ninja" ]; then
     echo "[stock] configuring stock QEMU $ver in $out" >&2
     rm -rf "$out"
     mkdir -p "$out"
-    args=(
-        --python=/usr/bin/python3
-        --target-list=x86_64-softmmu
-        --enable-spice
-        --disable-docs
-        --disable-install-blobs
-        --disable-user
-        --firmwarepath=/usr/share/qemu:/usr/share/seabios:/usr/share/ipxe/qemu
-    )
-    if command -v ccache >/dev/null; then
-        args+=(--cc="ccache cc" --cxx="ccache c++")
-    fi
     (cd "$out" && "$src/configure" "${args[@]}") > "$out/../stock-configure.log" 2>&1 || {
         tail -n 30 "$out/../stock-configure.log" >&2
         echo "build-stock-qemu: stock QEMU's configure failed" >&2
         rm -f "$out/build.ninja"
         exit 1
     }
+    echo "${args[*]}" > "$out/.stock-args"
 fi
 echo "[stock] building stock QEMU $ver (first time: several minutes)" >&2
 CCACHE_BASEDIR="$out" CCACHE_NOHASHDIR=1 ninja -C "$out" qemu-system-x86_64 >&2

@@ -1115,6 +1115,24 @@ static void test_migration_compat(const void *data)
 }
 
 /*
+ * Load the state saved in @file into @peers's destination, which takes
+ * over from @src (stopped here): its allocations go on after the source's.
+ */
+static QXLDev *take_over(QXLDev *src, const QXLPeers *peers,
+                         const char *device, const char *file)
+{
+    QXLDev *dst;
+    bool loaded;
+
+    dst = load_from_file_on(peers->dst_env, device, NULL, file, &loaded);
+    g_assert_true(loaded);
+    wait_running(dst->qts);
+    dst->alloc_next = src->alloc_next;
+    qxl_stop(src);
+    return dst;
+}
+
+/*
  * An async request in flight when the VM stops for migration: the guest
  * waits for its IO_CMD, which must reach it on the destination (raised
  * before the source stopped, or after the load), and the destination takes
@@ -1126,7 +1144,6 @@ static void test_migration_async_in_flight(const void *data)
     QXLRect half = { .top = 0, .left = 0, .bottom = 32, .right = 64 };
     QXLDev *src, *dst;
     g_autofree char *file = NULL;
-    bool loaded;
 
     src = qxl_start_on(peers->src_env, "qxl-vga", NULL);
     file = qxl_tmp_path(src, "state");
@@ -1142,11 +1159,7 @@ static void test_migration_async_in_flight(const void *data)
     qxl_io(src, QXL_IO_UPDATE_AREA_ASYNC, 0);
     save_to_file(src->qts, file);
 
-    dst = load_from_file_on(peers->dst_env, "qxl-vga", NULL, file, &loaded);
-    g_assert_true(loaded);
-    wait_running(dst->qts);
-    dst->alloc_next = src->alloc_next;
-    qxl_stop(src);
+    dst = take_over(src, peers, "qxl-vga", file);
     g_assert_true(qxl_wait_irq(dst, QXL_INTERRUPT_IO_CMD));
     QXL_ASSERT_NO_ERROR_IRQ(dst);
     g_assert_cmphex(qxl_primary_pixel(dst, 10, 10, 256), ==, 0x123456);
@@ -1173,7 +1186,6 @@ static void test_migration_secondary(const void *data)
     QXLDev *src, *dst;
     g_autofree char *file = NULL;
     uint32_t surf;
-    bool loaded;
 
     src = qxl_start_on(peers->src_env, "qxl", NULL);
     file = qxl_tmp_path(src, "state");
@@ -1188,11 +1200,7 @@ static void test_migration_secondary(const void *data)
     qxl_update_area(src, 0, &rect64);
     save_to_file(src->qts, file);
 
-    dst = load_from_file_on(peers->dst_env, "qxl", NULL, file, &loaded);
-    g_assert_true(loaded);
-    wait_running(dst->qts);
-    dst->alloc_next = src->alloc_next;
-    qxl_stop(src);
+    dst = take_over(src, peers, "qxl", file);
     QXL_ASSERT_NO_ERROR_IRQ(dst);
     g_assert_cmphex(qxl_primary_pixel(dst, 1, 1, 256), ==, 0xabcdef);
 
