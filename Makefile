@@ -116,7 +116,7 @@ stock:
 
 # QEMU's checkpatch.pl over our C files; the QXL layers go one way.
 lint:
-	@$(TOP)/scripts/lint.sh $(QEMU_SRC)
+	@$(TOP)/scripts/lint.sh $(BUILD)
 
 # Benchmarks, not tests: ours and stock alternately, one table (also
 # build/bench/bench.json, bench.rst and bench.png).  BENCH_QUICK=1: one round

@@ -4,10 +4,16 @@
 #     C file of ours, as QEMU's maintainers would run it on a patch;
 #   - scripts/check-qxl-layers.py: the QXL device's files call downward
 #     only, as hw/display/qxl.h's file map says.
-# Usage: scripts/lint.sh QEMU_SRC
+# Usage: scripts/lint.sh BUILD_DIR   (configured: its config.mk names the
+# QEMU source, whose checkpatch.pl is used)
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-src=${1:?usage: lint.sh QEMU_SRC}
+build=${1:?usage: lint.sh BUILD_DIR}
+src=$(sed -n 's/^QEMU_SRC := //p' "$build/config.mk" 2>/dev/null || true)
+if [ -z "$src" ]; then
+    echo "lint: $build is not configured: run ./configure first" >&2
+    exit 1
+fi
 checkpatch=$src/scripts/checkpatch.pl
 if [ ! -x "$checkpatch" ] && [ ! -f "$checkpatch" ]; then
     echo "lint: $checkpatch is missing: run ./configure (it fetches QEMU)" >&2
