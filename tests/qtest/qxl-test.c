@@ -807,6 +807,42 @@ static void wait_running(QTestState *qts)
 }
 
 /*
+ * NATIVE mode with a 64x64 primary, @primary_area of it filled with
+ * 0xabcdef, and a 16x16 surface 1 whose top-left 8x8 is 0x111111.
+ * Returns the surface's create command.
+ */
+static uint32_t draw_primary_and_surface(QXLDev *q,
+                                         const QXLRect *primary_area)
+{
+    QXLRect r = { .top = 0, .left = 0, .bottom = 8, .right = 8 };
+    uint32_t surf;
+
+    qxl_setup(q);
+    qxl_set_int_mask(q, QXL_INTERRUPT_DISPLAY | QXL_INTERRUPT_ERROR);
+    qxl_create_primary(q, 64, 64);
+    qxl_push_draw(q, qxl_new_fill(q, 0, primary_area, 0xabcdef));
+    surf = qxl_new_surface_create(q, 1, 16, 16);
+    qxl_push(q, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(q, surf));
+    qxl_push_draw(q, qxl_new_fill(q, 1, &r, 0x111111));
+    g_assert_true(qxl_wait_ring_empty(q, QXL_RING_CMD));
+    return surf;
+}
+
+/* After a load: the primary and surface 1 (@surf) are there, take draws. */
+static void assert_draws_go_on(QXLDev *dst, uint32_t surf)
+{
+    QXLRect r = { .top = 0, .left = 0, .bottom = 8, .right = 8 };
+
+    qxl_push_draw(dst, qxl_new_fill(dst, 0, &rect64, 0x00ff00));
+    qxl_push_draw(dst, qxl_new_fill(dst, 1, &r, 0x222222));
+    g_assert_true(qxl_wait_ring_empty(dst, QXL_RING_CMD));
+    qxl_update_area(dst, 0, &rect64);
+    qxl_update_area(dst, 1, &r);
+    g_assert_cmphex(qxl_primary_pixel(dst, 40, 40, 256), ==, 0x00ff00);
+    g_assert_cmphex(surface_pixel(dst, surf, 1, 1), ==, 0x222222);
+}
+
+/*
  * Save the device in NATIVE mode with a drawn primary and a secondary
  * surface to a file, load it in a second VM, and check that ROM, RAM
  * header and surface memory came across and that the destination keeps
@@ -826,14 +862,7 @@ static void test_migration(void)
     g_autofree uint8_t *ram_b = g_malloc(RAM_HEADER_SIZE);
     uint32_t surf;
 
-    qxl_setup(src);
-    qxl_set_int_mask(src, QXL_INTERRUPT_DISPLAY | QXL_INTERRUPT_ERROR);
-    qxl_create_primary(src, 64, 64);
-    qxl_push_draw(src, qxl_new_fill(src, 0, &r, 0xabcdef));
-    surf = qxl_new_surface_create(src, 1, 16, 16);
-    qxl_push(src, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(src, surf));
-    qxl_push_draw(src, qxl_new_fill(src, 1, &r, 0x111111));
-    g_assert_true(qxl_wait_ring_empty(src, QXL_RING_CMD));
+    surf = draw_primary_and_surface(src, &r);
     qxl_update_area(src, 0, &rect64);
     qxl_update_area(src, 1, &r);
     g_assert_cmphex(qxl_primary_pixel(src, 1, 1, 256), ==, 0xabcdef);
@@ -861,13 +890,7 @@ static void test_migration(void)
     qxl_stop(src);
 
     /* Primary and surface 1 exist on the destination and take draws. */
-    qxl_push_draw(dst, qxl_new_fill(dst, 0, &rect64, 0x00ff00));
-    qxl_push_draw(dst, qxl_new_fill(dst, 1, &r, 0x222222));
-    g_assert_true(qxl_wait_ring_empty(dst, QXL_RING_CMD));
-    qxl_update_area(dst, 0, &rect64);
-    qxl_update_area(dst, 1, &r);
-    g_assert_cmphex(qxl_primary_pixel(dst, 40, 40, 256), ==, 0x00ff00);
-    g_assert_cmphex(surface_pixel(dst, surf, 1, 1), ==, 0x222222);
+    assert_draws_go_on(dst, surf);
     QXL_ASSERT_NO_ERROR_IRQ(dst);
     qxl_stop(dst);
 }
@@ -1182,21 +1205,13 @@ static void test_migration_async_in_flight(const void *data)
 static void test_migration_secondary(const void *data)
 {
     const QXLPeers *peers = data;
-    QXLRect r = { .top = 0, .left = 0, .bottom = 8, .right = 8 };
     QXLDev *src, *dst;
     g_autofree char *file = NULL;
     uint32_t surf;
 
     src = qxl_start_on(peers->src_env, "qxl", NULL);
     file = qxl_tmp_path(src, "state");
-    qxl_setup(src);
-    qxl_set_int_mask(src, QXL_INTERRUPT_DISPLAY | QXL_INTERRUPT_ERROR);
-    qxl_create_primary(src, 64, 64);
-    qxl_push_draw(src, qxl_new_fill(src, 0, &rect64, 0xabcdef));
-    surf = qxl_new_surface_create(src, 1, 16, 16);
-    qxl_push(src, QXL_RING_CMD, QXL_CMD_SURFACE, qxl_phys(src, surf));
-    qxl_push_draw(src, qxl_new_fill(src, 1, &r, 0x111111));
-    g_assert_true(qxl_wait_ring_empty(src, QXL_RING_CMD));
+    surf = draw_primary_and_surface(src, &rect64);
     qxl_update_area(src, 0, &rect64);
     save_to_file(src->qts, file);
 
@@ -1205,13 +1220,7 @@ static void test_migration_secondary(const void *data)
     g_assert_cmphex(qxl_primary_pixel(dst, 1, 1, 256), ==, 0xabcdef);
 
     /* Primary and surface 1 are there and take draws. */
-    qxl_push_draw(dst, qxl_new_fill(dst, 0, &rect64, 0x00ff00));
-    qxl_push_draw(dst, qxl_new_fill(dst, 1, &r, 0x222222));
-    g_assert_true(qxl_wait_ring_empty(dst, QXL_RING_CMD));
-    qxl_update_area(dst, 0, &rect64);
-    qxl_update_area(dst, 1, &r);
-    g_assert_cmphex(qxl_primary_pixel(dst, 40, 40, 256), ==, 0x00ff00);
-    g_assert_cmphex(surface_pixel(dst, surf, 1, 1), ==, 0x222222);
+    assert_draws_go_on(dst, surf);
     QXL_ASSERT_NO_ERROR_IRQ(dst);
     qxl_stop(dst);
 }
